@@ -1,0 +1,102 @@
+#include "actors/error.hpp"
+
+#include <caf/sec.hpp>
+
+#include <cctype>
+#include <cstring>
+
+namespace actorvol {
+
+caf::error make_error(ec code, std::string volume, std::string detail) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(volume), std::move(detail))};
+}
+
+ec code_of(const caf::error& err) {
+  if (!err)
+    return ec::none;
+  if (err.category() == error_category)
+    return static_cast<ec>(err.code());
+  return ec::backend_failed;
+}
+
+std::string os_reason(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty())
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
+namespace {
+
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
+
+std::string render_ours(ec code, const std::string& vol, const std::string& detail) {
+  auto v = "volume " + quoted(vol);
+  switch (code) {
+    case ec::none:
+      return "";
+    case ec::bad_request:
+      return "bad request: " + detail;
+    case ec::unknown_endpoint:
+      return "unknown endpoint " + detail;
+    case ec::body_too_large:
+      return "request body too large: limit is " + detail;
+    case ec::headers_too_large:
+      return "request header block too large: limit is " + detail;
+    case ec::invalid_name:
+      return "invalid volume name " + quoted(vol)
+             + ": must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and be at most 255 bytes";
+    case ec::unknown_option:
+      return v + ": unknown option " + quoted(detail);
+    case ec::no_such_volume:
+      return v + " not found";
+    case ec::options_conflict:
+      return v + " already exists with different options";
+    case ec::in_use:
+      return v + " is in use: " + detail + " active mount(s)";
+    case ec::unknown_mount_id:
+      return v + " has no mount with id " + quoted(detail);
+    case ec::backend_failed:
+      return v + ": " + detail;
+    case ec::state_write_failed:
+      return v + ": state write failed: " + detail;
+    case ec::shutting_down:
+      return "actorvol is shutting down";
+  }
+  return v + ": unknown error";
+}
+
+std::string render_sec(const caf::error& err) {
+  switch (static_cast<caf::sec>(err.code())) {
+    case caf::sec::request_timeout:
+      return "internal request timed out";
+    case caf::sec::request_receiver_down:
+      return "internal actor is down";
+    default:
+      return "internal error: " + caf::to_string(static_cast<caf::sec>(err.code()));
+  }
+}
+
+} // namespace
+
+std::string render(const caf::error& err) {
+  if (!err)
+    return "";
+  if (err.category() == error_category) {
+    std::string vol, detail;
+    auto& ctx = err.context();
+    if (ctx.match_elements<std::string, std::string>()) {
+      vol = ctx.get_as<std::string>(0);
+      detail = ctx.get_as<std::string>(1);
+    }
+    return render_ours(static_cast<ec>(err.code()), vol, detail);
+  }
+  if (err.category() == caf::atom("system"))
+    return render_sec(err);
+  return "internal error: " + caf::to_string(err);
+}
+
+} // namespace actorvol

@@ -1,0 +1,51 @@
+#pragma once
+
+// Every failure actorvol can answer with is one code here. A failure is made once, with
+// make_error(code, volume, detail), and turned into Docker's `Err` text in one place: render().
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace actorvol {
+
+enum class ec : uint8_t {
+  none = 0,
+  // -- request errors (answered before anything touches the disk) --
+  bad_request,        // detail: what is wrong with the body
+  unknown_endpoint,   // detail: the path
+  body_too_large,     // detail: the limit
+  headers_too_large,  // detail: the limit
+  invalid_name,       // volume: the offending name (escaped)
+  unknown_option,     // detail: the option
+  // -- semantic errors --
+  no_such_volume,
+  options_conflict,   // Create of an existing name with other Opts
+  in_use,             // detail: the number of active mounts
+  unknown_mount_id,   // detail: the ID
+  // -- backend and state errors (detail: the OS reason) --
+  backend_failed,     // detail: "<what> failed: <reason>"
+  state_write_failed,
+  shutting_down,
+};
+
+/// The error category of actorvol's codes.
+constexpr caf::atom_value error_category = caf::atom("actorvol");
+
+/// Makes an actorvol error. `volume` names the volume (may be empty), `detail` is the
+/// code-specific part, e.g. the OS reason.
+caf::error make_error(ec code, std::string volume = {}, std::string detail = {});
+
+/// Renders any error (ours or CAF's) into the text of Docker's `Err` field.
+std::string render(const caf::error& err);
+
+/// Returns our code for `err`, or ec::backend_failed for a foreign error.
+ec code_of(const caf::error& err);
+
+/// The OS reason for errno `err`, lower-case, e.g. "no space left on device".
+std::string os_reason(int err);
+
+} // namespace actorvol

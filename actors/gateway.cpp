@@ -1,0 +1,82 @@
+#include "actors/gateway.hpp"
+
+#include <caf/all.hpp>
+
+namespace actorvol {
+
+namespace {
+
+// Sends `xs` to the REGISTRY; `fill` puts a success into the reply; errors go in as they are.
+template <class Result, class... Ts>
+void forward(net_actor::pointer self, const registry_actor& registry, api_responder respond,
+             void (*fill)(api_reply&, Result&), Ts&&... xs) {
+  self->request(registry, caf::infinite, std::forward<Ts>(xs)...)
+    .then(
+      [respond, fill](Result& result) {
+        api_reply reply;
+        fill(reply, result);
+        respond(std::move(reply));
+      },
+      [respond](caf::error& err) {
+        api_reply reply;
+        reply.error = std::move(err);
+        respond(std::move(reply));
+      });
+}
+
+} // namespace
+
+net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registry,
+                                 std::string scope) {
+  return {
+    [self, registry, scope](atom::handle, api_request& req, api_responder& respond) {
+      void (*nothing)(api_reply&, atom::ok&) = [](api_reply&, atom::ok&) {};
+      void (*mountpoint)(api_reply&, std::string&) = [](api_reply& r, std::string& mp) {
+        r.mountpoint = std::move(mp);
+      };
+      switch (req.ep) {
+        case endpoint::activate:
+          respond(api_reply{});
+          return;
+        case endpoint::capabilities: {
+          api_reply reply;
+          reply.scope = scope;
+          respond(std::move(reply));
+          return;
+        }
+        case endpoint::create:
+          forward(self, registry, respond, nothing, atom::create::value, std::move(req.name),
+                  std::move(req.opts));
+          return;
+        case endpoint::get:
+          forward(
+            self, registry, respond,
+            +[](api_reply& r, volume_info& info) { r.volume = std::move(info); },
+            atom::get::value, std::move(req.name));
+          return;
+        case endpoint::list:
+          forward(
+            self, registry, respond,
+            +[](api_reply& r, volume_infos& infos) { r.volumes = std::move(infos); },
+            atom::list::value);
+          return;
+        case endpoint::mount:
+          forward(self, registry, respond, mountpoint, atom::mount::value,
+                  std::move(req.name), std::move(req.id));
+          return;
+        case endpoint::path:
+          forward(self, registry, respond, mountpoint, atom::path::value, std::move(req.name));
+          return;
+        case endpoint::unmount:
+          forward(self, registry, respond, nothing, atom::unmount::value, std::move(req.name),
+                  std::move(req.id));
+          return;
+        case endpoint::remove:
+          forward(self, registry, respond, nothing, atom::remove::value, std::move(req.name));
+          return;
+      }
+    },
+  };
+}
+
+} // namespace actorvol

@@ -1,0 +1,14 @@
+#pragma once
+
+// The NET actor: the one door from net/ into the actors. It turns a parsed api_request into
+// a typed message for the REGISTRY and calls the responder with the answer. It never waits:
+// each request is a non-blocking request/then.
+
+#include "actors/interfaces.hpp"
+
+namespace actorvol {
+
+net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registry,
+                                 std::string scope);
+
+} // namespace actorvol

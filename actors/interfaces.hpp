@@ -1,0 +1,115 @@
+#pragma once
+
+// Every typed-actor interface of actorvol, in one place.
+//
+// A request travels: net/session (HTTP) -> the NET actor -> the REGISTRY -> one VOLUME
+// -> a WORKER (blocking work: the adaptor and the state store) and back.
+
+#include "actors/atoms.hpp"
+#include "actors/error.hpp"
+#include "actors/types.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <functional>
+#include <string>
+
+namespace actorvol {
+
+/// The outcome of one blocking job.
+struct job_result {
+  caf::error error;
+  std::string path;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_result& x) {
+  return f(caf::meta::type_name("job_result"), x.error, x.path);
+}
+
+/// A piece of blocking work (filesystem calls, mount(2), fsync) for a WORKER to run.
+struct job {
+  std::function<job_result()> run;
+};
+
+/// The NET actor's answer to one api_request.
+struct api_reply {
+  caf::error error;
+  std::string mountpoint;
+  volume_info volume;
+  volume_infos volumes;
+  std::string scope;
+};
+
+/// Called once with the answer to one request; it hands the answer back to net/.
+using api_responder = std::function<void(api_reply)>;
+
+} // namespace actorvol
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::api_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::api_responder)
+
+namespace actorvol {
+
+/// A WORKER runs blocking jobs off CAF's scheduler. The pool has the same interface as a
+/// single worker, so a VOLUME cannot tell them apart (and tests can hand it a mock).
+using worker_actor = caf::typed_actor<
+  // Runs the job and replies with its outcome.
+  caf::replies_to<atom::run, job>::with<job_result>>;
+
+/// Where a VOLUME reports its state after each request: the REGISTRY (or a test probe).
+using summary_sink = caf::typed_actor<
+  // Takes a VOLUME's current summary; the REGISTRY answers List from these.
+  caf::reacts_to<atom::summary, volume_summary>>;
+
+/// The VOLUME actor: one per volume; serializes every operation on it.
+using volume_actor = caf::typed_actor<
+  // Creates the volume with these options; same options again is a no-op.
+  caf::replies_to<atom::create, volume_opts>::with<atom::ok>,
+  // Counts one more use of a mount ID; attaches on first use; replies with the mountpoint.
+  caf::replies_to<atom::mount, std::string>::with<std::string>,
+  // Counts one use of a mount ID less; detaches when no use is left.
+  caf::replies_to<atom::unmount, std::string>::with<atom::ok>,
+  // Deletes the volume and its data; refused while any use is recorded.
+  caf::replies_to<atom::remove>::with<atom::ok>,
+  // Describes the volume (never fails for a volume that exists).
+  caf::replies_to<atom::get>::with<volume_info>,
+  // Replies with the mountpoint while mounted, else an empty string.
+  caf::replies_to<atom::path>::with<std::string>,
+  // Drops the uses recorded before this unix time (reconcile with Docker); replies with
+  // the IDs dropped.
+  caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>>;
+
+/// The REGISTRY: owns the name -> VOLUME map, spawns and monitors VOLUMEs, never waits.
+using registry_actor = caf::typed_actor<
+  // Creates volume NAME with OPTS (spawning its VOLUME).
+  caf::replies_to<atom::create, std::string, volume_opts>::with<atom::ok>,
+  // Mounts volume NAME for mount ID.
+  caf::replies_to<atom::mount, std::string, std::string>::with<std::string>,
+  // Unmounts volume NAME for mount ID.
+  caf::replies_to<atom::unmount, std::string, std::string>::with<atom::ok>,
+  // Removes volume NAME.
+  caf::replies_to<atom::remove, std::string>::with<atom::ok>,
+  // Describes volume NAME.
+  caf::replies_to<atom::get, std::string>::with<volume_info>,
+  // The mountpoint of volume NAME, or empty.
+  caf::replies_to<atom::path, std::string>::with<std::string>,
+  // Every volume, sorted by name (answered from the summaries, without asking VOLUMEs).
+  caf::replies_to<atom::list>::with<volume_infos>,
+  // Drops uses older than a unix time on volume NAME (see atom::drop on the VOLUME).
+  caf::replies_to<atom::drop, std::string, int64_t>::with<std::vector<std::string>>,
+  // Spawns the VOLUME of a record read from disk at start-up (problem: why it is suspect).
+  caf::reacts_to<atom::adopt, volume_record, std::string>,
+  // A VOLUME's summary after each request it handled.
+  caf::reacts_to<atom::summary, volume_summary>>;
+
+/// The NET actor: turns each parsed request into a typed message for the REGISTRY and hands
+/// the answer back to net/ through the responder. It never waits.
+using net_actor = caf::typed_actor<
+  // Handles one request; the responder is called exactly once.
+  caf::reacts_to<atom::handle, api_request, api_responder>>;
+
+} // namespace actorvol

@@ -1,0 +1,192 @@
+#include "actors/store.hpp"
+
+#include "actors/error.hpp"
+#include "adaptors/failpoint.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace actorvol {
+
+namespace {
+
+constexpr const char* record_suffix = ".json";
+constexpr const char* temp_prefix = ".tmp.";
+
+// Writes all of `data` to a new file at `path` and fsyncs it. Returns errno or 0.
+int write_synced(const fs::path& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno;
+  size_t done = 0;
+  while (done < data.size()) {
+    auto n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      int e = errno;
+      ::close(fd);
+      return e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  int rc = ::fsync(fd) == 0 ? 0 : errno;
+  if (::close(fd) != 0 && rc == 0)
+    rc = errno;
+  return rc;
+}
+
+int fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
+}
+
+caf::error injected(const std::string& name) {
+  auto fault = failpoint::hit("state.write");
+  if (!fault.empty())
+    return make_error(ec::state_write_failed, name, fault);
+  return caf::none;
+}
+
+} // namespace
+
+state_store::state_store(fs::path state_dir) : dir_(std::move(state_dir)) {
+}
+
+caf::error state_store::init() {
+  std::error_code err;
+  fs::create_directories(dir_, err);
+  if (err)
+    return make_error(ec::state_write_failed, "",
+                      "cannot create " + dir_.string() + ": " + os_reason(err.value()));
+  return caf::none;
+}
+
+std::string state_store::encode(const volume_record& r) {
+  json j;
+  j["version"] = 1;
+  j["name"] = r.name;
+  j["opts"] = r.opts;
+  j["created_at"] = r.created_at;
+  j["uses"] = r.uses;
+  j["used_since"] = r.used_since;
+  return j.dump();
+}
+
+caf::expected<volume_record> state_store::decode(const std::string& name,
+                                                 const std::string& text) {
+  auto fail = [&](const std::string& why) {
+    return make_error(ec::backend_failed, name, "corrupt state record: " + why);
+  };
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return fail("not a JSON object");
+  try {
+    volume_record r;
+    r.name = j.at("name").get<std::string>();
+    r.opts = j.at("opts").get<volume_opts>();
+    r.created_at = j.at("created_at").get<std::string>();
+    r.uses = j.at("uses").get<mount_uses>();
+    if (j.contains("used_since"))
+      r.used_since = j.at("used_since").get<std::map<std::string, int64_t>>();
+    if (r.name != name)
+      return fail("it names volume \"" + printable(r.name) + "\"");
+    for (auto& [id, count] : r.uses)
+      if (count == 0)
+        return fail("mount id \"" + printable(id) + "\" has a zero count");
+    return r;
+  } catch (const json::exception& e) {
+    return fail(e.what());
+  }
+}
+
+caf::error state_store::write(const volume_record& r) {
+  if (auto err = injected(r.name))
+    return err;
+  auto tmp = dir_ / (temp_prefix + r.name);
+  auto dst = dir_ / (r.name + record_suffix);
+  auto fail = [&](int e) {
+    std::error_code ignore;
+    fs::remove(tmp, ignore);
+    return make_error(ec::state_write_failed, r.name, os_reason(e));
+  };
+  if (int e = write_synced(tmp, encode(r)))
+    return fail(e);
+  if (::rename(tmp.c_str(), dst.c_str()) != 0)
+    return fail(errno);
+  if (int e = fsync_dir(dir_))
+    return make_error(ec::state_write_failed, r.name, os_reason(e));
+  return caf::none;
+}
+
+caf::error state_store::erase(const std::string& name) {
+  if (auto err = injected(name))
+    return err;
+  auto dst = dir_ / (name + record_suffix);
+  if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
+    return make_error(ec::state_write_failed, name, os_reason(errno));
+  if (int e = fsync_dir(dir_))
+    return make_error(ec::state_write_failed, name, os_reason(e));
+  return caf::none;
+}
+
+std::vector<loaded_record> state_store::load_all(unsigned threads) {
+  std::vector<fs::path> files;
+  std::error_code err;
+  for (auto it = fs::directory_iterator(dir_, err); !err && it != fs::directory_iterator();
+       it.increment(err)) {
+    auto file = it->path().filename().string();
+    if (file.rfind(temp_prefix, 0) == 0) {
+      // A torn write: the record it was replacing is still intact.
+      std::error_code ignore;
+      fs::remove(it->path(), ignore);
+      continue;
+    }
+    if (file.size() > 5 && file.compare(file.size() - 5, 5, record_suffix) == 0)
+      files.push_back(it->path());
+  }
+  std::vector<loaded_record> out(files.size());
+  auto read_range = [&](size_t begin, size_t end) {
+    for (auto i = begin; i < end; ++i) {
+      auto file = files[i].filename().string();
+      auto name = file.substr(0, file.size() - 5);
+      std::ifstream in(files[i], std::ios::binary);
+      std::stringstream buf;
+      if (in.is_open())
+        buf << in.rdbuf();
+      out[i].name = name;
+      if (!in.is_open())
+        out[i].record = make_error(ec::backend_failed, name,
+                                   "cannot read state record: " + os_reason(errno));
+      else
+        out[i].record = decode(name, buf.str());
+    }
+  };
+  threads = std::max(1u, std::min<unsigned>(threads, files.size() / 1000 + 1));
+  std::vector<std::thread> pool;
+  auto per = (files.size() + threads - 1) / threads;
+  for (unsigned t = 0; t < threads; ++t) {
+    auto begin = std::min(files.size(), t * per);
+    auto end = std::min(files.size(), begin + per);
+    pool.emplace_back(read_range, begin, end);
+  }
+  for (auto& t : pool)
+    t.join();
+  return out;
+}
+
+} // namespace actorvol

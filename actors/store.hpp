@@ -1,0 +1,55 @@
+#pragma once
+
+// Durable per-volume records: ROOT/state/NAME.json, one small file per volume.
+// A write is write-temp, fsync, rename, fsync dir, so a crash leaves either the old record
+// or the new one. There is no shared file and no lock: volumes persist in parallel.
+
+#include "actors/types.hpp"
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace actorvol {
+
+/// One record found on disk at start-up: the record, or why it could not be read.
+struct loaded_record {
+  std::string name;        // from the file name
+  caf::expected<volume_record> record{caf::error{}};
+};
+
+class state_store {
+public:
+  explicit state_store(std::filesystem::path state_dir);
+
+  /// Makes the state directory. Called once at start-up.
+  caf::error init();
+
+  /// Atomically replaces the record of `r.name` (failpoint: state.write).
+  caf::error write(const volume_record& r);
+
+  /// Deletes the record of `name` (failpoint: state.write).
+  caf::error erase(const std::string& name);
+
+  /// Reads every record; removes torn temp files. Uses up to `threads` readers.
+  std::vector<loaded_record> load_all(unsigned threads = 4);
+
+  const std::filesystem::path& dir() const {
+    return dir_;
+  }
+
+  /// The JSON form of a record, and back (used by tests and tools too).
+  static std::string encode(const volume_record& r);
+  static caf::expected<volume_record> decode(const std::string& name, const std::string& text);
+
+private:
+  std::filesystem::path dir_;
+};
+
+using StorePtr = std::shared_ptr<state_store>;
+
+} // namespace actorvol

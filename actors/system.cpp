@@ -1,0 +1,57 @@
+#include "actors/system.hpp"
+
+#include "actors/gateway.hpp"
+#include "actors/log.hpp"
+#include "actors/registry.hpp"
+#include "actors/worker.hpp"
+#include "adaptors/dir.hpp"
+
+#include <caf/all.hpp>
+
+namespace actorvol {
+
+plugin_system::plugin_system(caf::actor_system& sys, system_options opts)
+  : sys_(sys), opts_(std::move(opts)) {
+}
+
+CatalogPtr plugin_system::default_adaptors(const std::filesystem::path& root) {
+  auto c = std::make_shared<catalog>();
+  c->add(std::make_shared<dir_adaptor>(root / "volumes"));
+  return c;
+}
+
+caf::expected<size_t> plugin_system::start() {
+  auto store = std::make_shared<state_store>(opts_.root / "state");
+  if (auto err = store->init())
+    return err;
+  std::error_code fe;
+  std::filesystem::create_directories(opts_.root / "volumes", fe);
+  pool_ = sys_.spawn(worker_pool, opts_.workers);
+  volume_deps deps{pool_, {}, default_adaptors(opts_.root), store};
+  registry_ = sys_.spawn(actorvol::registry, deps);
+  size_t recovered = 0;
+  for (auto& loaded : store->load_all()) {
+    if (loaded.record) {
+      caf::anon_send(registry_, atom::adopt::value, std::move(*loaded.record), std::string{});
+    } else {
+      // A corrupt record never stops start-up and never disappears: its volume reports it.
+      auto problem = render(loaded.record.error());
+      log::write(log::level::error,
+                 {{"event", "recover"}, {"volume", loaded.name}, {"result", problem}});
+      volume_record placeholder;
+      placeholder.name = loaded.name;
+      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), problem);
+    }
+    ++recovered;
+  }
+  gateway_ = sys_.spawn(actorvol::gateway, registry_, opts_.scope);
+  return recovered;
+}
+
+void plugin_system::stop() {
+  caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(pool_, caf::exit_reason::user_shutdown);
+}
+
+} // namespace actorvol

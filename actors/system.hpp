@@ -1,0 +1,55 @@
+#pragma once
+
+// Wiring: the WORKER pool, the adaptors, the state store, the REGISTRY (with every volume
+// recovered from disk) and the NET actor. Nothing here runs on its own; plugin/main.cpp
+// drives it.
+
+#include "actors/interfaces.hpp"
+#include "actors/store.hpp"
+#include "adaptors/catalog.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace actorvol {
+
+struct system_options {
+  std::filesystem::path root;  // ROOT/state (records), ROOT/volumes (data)
+  std::string scope = "local";
+  size_t workers = 16;
+};
+
+class plugin_system {
+public:
+  plugin_system(caf::actor_system& sys, system_options opts);
+
+  /// Prepares ROOT, reads every record and spawns the actors. Returns the number of
+  /// volumes recovered, or an error.
+  caf::expected<size_t> start();
+
+  /// The NET actor: the door for requests from net/.
+  const net_actor& gateway() const {
+    return gateway_;
+  }
+
+  const registry_actor& registry() const {
+    return registry_;
+  }
+
+  /// Stops every actor (after the last request has been answered).
+  void stop();
+
+  /// The adaptors every VOLUME chooses from (the place to add a backend).
+  static CatalogPtr default_adaptors(const std::filesystem::path& root);
+
+private:
+  caf::actor_system& sys_;
+  system_options opts_;
+  worker_actor pool_;
+  registry_actor registry_;
+  net_actor gateway_;
+};
+
+} // namespace actorvol

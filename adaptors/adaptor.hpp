@@ -1,0 +1,59 @@
+#pragma once
+
+// The SDK's extension point: a storage backend for actorvol.
+//
+// An adaptor is as small as go-plugins-helpers' Driver. The VOLUME actor owns all
+// bookkeeping (names, mount counts, persistence, ordering); an adaptor only knows how to make,
+// attach, detach and delete one kind of backing store. Every call but validate() runs on a
+// blocking worker thread, never on CAF's scheduler, and calls for one volume never overlap.
+
+#include "actors/error.hpp"
+#include "actors/types.hpp"
+
+#include <caf/expected.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace actorvol {
+
+/// What an adaptor is told about the volume it works on.
+struct volume_spec {
+  std::string name;
+  volume_opts opts;
+};
+
+/// Backend details an adaptor reports for Get's Status, e.g. {"backend": "dir"}.
+using status_map = std::map<std::string, std::string>;
+
+class adaptor {
+public:
+  virtual ~adaptor() = default;
+
+  /// Whether this adaptor serves a volume with these options (e.g. `type=tmpfs`).
+  virtual bool accepts(const volume_opts& opts) const = 0;
+
+  /// Checks the options without touching anything; an unknown option is ec::unknown_option.
+  virtual caf::error validate(const volume_spec& v) const = 0;
+
+  /// Makes the backing store. On failure nothing may be left behind.
+  virtual caf::error create(const volume_spec& v) = 0;
+
+  /// Deletes the backing store and its data. Only called while the volume is detached.
+  virtual caf::error remove(const volume_spec& v) = 0;
+
+  /// Attaches the backing store (idempotent: it may already be attached, e.g. after a
+  /// restart) and returns the absolute mountpoint.
+  virtual caf::expected<std::string> mount(const volume_spec& v) = 0;
+
+  /// Detaches the backing store.
+  virtual caf::error unmount(const volume_spec& v) = 0;
+
+  /// Reports backend details; problems are reported here, never thrown.
+  virtual status_map status(const volume_spec& v) = 0;
+};
+
+using AdaptorPtr = std::shared_ptr<adaptor>;
+
+} // namespace actorvol

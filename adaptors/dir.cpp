@@ -1,0 +1,70 @@
+#include "adaptors/dir.hpp"
+
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace actorvol {
+
+dir_adaptor::dir_adaptor(fs::path volumes_dir) : volumes_dir_(std::move(volumes_dir)) {
+}
+
+fs::path dir_adaptor::data_dir(const std::string& name) const {
+  return volumes_dir_ / name / "_data";
+}
+
+bool dir_adaptor::accepts(const volume_opts& opts) const {
+  return opts.empty();
+}
+
+caf::error dir_adaptor::validate(const volume_spec& v) const {
+  if (!v.opts.empty())
+    return make_error(ec::unknown_option, v.name, v.opts.begin()->first);
+  return caf::none;
+}
+
+caf::error dir_adaptor::create(const volume_spec& v) {
+  std::error_code err;
+  auto dir = data_dir(v.name);
+  // A directory left by a create that crashed before its state was written is reused.
+  fs::create_directories(dir, err);
+  if (err)
+    return make_error(ec::backend_failed, v.name,
+                      "create of " + dir.string() + " failed: " + os_reason(err.value()));
+  return caf::none;
+}
+
+caf::error dir_adaptor::remove(const volume_spec& v) {
+  std::error_code err;
+  auto dir = volumes_dir_ / v.name;
+  fs::remove_all(dir, err);
+  if (err)
+    return make_error(ec::backend_failed, v.name,
+                      "remove of " + dir.string() + " failed: " + os_reason(err.value()));
+  return caf::none;
+}
+
+caf::expected<std::string> dir_adaptor::mount(const volume_spec& v) {
+  auto dir = data_dir(v.name);
+  std::error_code err;
+  if (!fs::is_directory(dir, err))
+    return make_error(ec::backend_failed, v.name,
+                      "mount of " + dir.string() + " failed: "
+                        + os_reason(err ? err.value() : ENOENT));
+  return dir.string();
+}
+
+caf::error dir_adaptor::unmount(const volume_spec&) {
+  return caf::none;
+}
+
+status_map dir_adaptor::status(const volume_spec& v) {
+  status_map result{{"Backend", "dir"}};
+  std::error_code err;
+  auto dir = data_dir(v.name);
+  if (!fs::is_directory(dir, err))
+    result["Problem"] = "data directory " + dir.string() + " is missing";
+  return result;
+}
+
+} // namespace actorvol

@@ -1,0 +1,31 @@
+#pragma once
+
+// The directory adaptor: a volume is a plain directory, ROOT/volumes/NAME/_data.
+
+#include "adaptors/adaptor.hpp"
+
+#include <filesystem>
+
+namespace actorvol {
+
+class dir_adaptor : public adaptor {
+public:
+  /// `volumes_dir` is the parent of every volume's directory (ROOT/volumes).
+  explicit dir_adaptor(std::filesystem::path volumes_dir);
+
+  bool accepts(const volume_opts& opts) const override;
+  caf::error validate(const volume_spec& v) const override;
+  caf::error create(const volume_spec& v) override;
+  caf::error remove(const volume_spec& v) override;
+  caf::expected<std::string> mount(const volume_spec& v) override;
+  caf::error unmount(const volume_spec& v) override;
+  status_map status(const volume_spec& v) override;
+
+  /// Where the data of volume `name` lives.
+  std::filesystem::path data_dir(const std::string& name) const;
+
+private:
+  std::filesystem::path volumes_dir_;
+};
+
+} // namespace actorvol

@@ -1,0 +1,113 @@
+#include "adaptors/failpoint.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+
+namespace actorvol::failpoint {
+
+namespace {
+
+struct action {
+  enum kind_t { delay, error, panic } kind;
+  long millis = 0;
+  std::string message;
+};
+
+using table = std::map<std::string, action>;
+
+// Written once at start-up (before any worker runs); read by workers.
+std::atomic<const table*> current{nullptr};
+
+std::string errno_text(const std::string& msg) {
+  static const std::map<std::string, int> names = {
+    {"EIO", EIO},       {"ENOSPC", ENOSPC}, {"EBUSY", EBUSY},   {"EACCES", EACCES},
+    {"EPERM", EPERM},   {"ENOENT", ENOENT}, {"EEXIST", EEXIST}, {"EROFS", EROFS},
+    {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM},
+  };
+  if (auto i = names.find(msg); i != names.end()) {
+    std::string s = std::strerror(i->second);
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+    return s;
+  }
+  return msg;
+}
+
+} // namespace
+
+std::string configure(const std::string& spec) {
+  auto t = std::make_unique<table>();
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    auto end = spec.find(';', pos);
+    if (end == std::string::npos)
+      end = spec.size();
+    auto item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty())
+      continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return "failpoint \"" + item + "\": expected name=action";
+    auto name = item.substr(0, eq);
+    auto act = item.substr(eq + 1);
+    auto open = act.find('(');
+    auto verb = act.substr(0, open);
+    std::string arg;
+    if (open != std::string::npos) {
+      if (act.back() != ')')
+        return "failpoint \"" + item + "\": missing ')'";
+      arg = act.substr(open + 1, act.size() - open - 2);
+    }
+    action a{action::panic, 0, {}};
+    if (verb == "delay") {
+      char* stop = nullptr;
+      a.kind = action::delay;
+      a.millis = std::strtol(arg.c_str(), &stop, 10);
+      if (arg.empty() || *stop != '\0' || a.millis < 0)
+        return "failpoint \"" + item + "\": delay takes milliseconds";
+    } else if (verb == "error") {
+      a.kind = action::error;
+      a.message = errno_text(arg.empty() ? "injected failure" : arg);
+    } else if (verb == "panic") {
+      a.kind = action::panic;
+    } else {
+      return "failpoint \"" + item + "\": unknown action \"" + verb + "\"";
+    }
+    (*t)[name] = a;
+  }
+  // The old table is leaked on purpose: a worker may still be reading it.
+  current.store(t->empty() ? nullptr : t.release(), std::memory_order_release);
+  return "";
+}
+
+std::string configure_from_env() {
+  auto spec = std::getenv("ACTORVOL_FAILPOINTS");
+  return spec ? configure(spec) : std::string{};
+}
+
+std::string hit(const char* name) {
+  auto t = current.load(std::memory_order_acquire);
+  if (t == nullptr)
+    return {};
+  auto i = t->find(name);
+  if (i == t->end())
+    return {};
+  switch (i->second.kind) {
+    case action::delay:
+      std::this_thread::sleep_for(std::chrono::milliseconds(i->second.millis));
+      return {};
+    case action::error:
+      return i->second.message;
+    case action::panic:
+      std::abort();
+  }
+  return {};
+}
+
+} // namespace actorvol::failpoint

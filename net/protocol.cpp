@@ -1,0 +1,144 @@
+#include "net/protocol.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace actorvol::net {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Never throws: bytes that are not UTF-8 are replaced.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+caf::error bad(std::string why) {
+  return make_error(ec::bad_request, {}, std::move(why));
+}
+
+// Reads the string field `key`; a missing or non-string field is an error.
+caf::error read_string(const json& j, const char* key, std::string& out) {
+  auto i = j.find(key);
+  if (i == j.end())
+    return bad(std::string{"missing field \""} + key + "\"");
+  if (!i->is_string())
+    return bad(std::string{"field \""} + key + "\" must be a string");
+  out = i->get<std::string>();
+  return caf::none;
+}
+
+json info_json(const volume_info& info, bool with_status) {
+  json v;
+  v["Name"] = info.name;
+  if (!info.mountpoint.empty())
+    v["Mountpoint"] = info.mountpoint;
+  if (!info.created_at.empty())
+    v["CreatedAt"] = info.created_at;
+  if (with_status) {
+    json status = json::object();
+    for (auto& [k, val] : info.status)
+      status[k] = val;
+    status["Mounts"] = info.mounts;
+    v["Status"] = std::move(status);
+  }
+  return v;
+}
+
+} // namespace
+
+caf::expected<api_request> parse_request(endpoint ep, std::string_view body) {
+  api_request req;
+  req.ep = ep;
+  bool needs_name = ep != endpoint::activate && ep != endpoint::capabilities
+                    && ep != endpoint::list;
+  bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (blank) {
+    if (needs_name)
+      return bad("empty body: expected a JSON object with \"Name\"");
+    return req;
+  }
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded())
+    return bad("body is not valid JSON");
+  if (!needs_name)
+    return req;
+  if (!j.is_object())
+    return bad("body must be a JSON object");
+  if (auto err = read_string(j, "Name", req.name))
+    return err;
+  if (ep == endpoint::mount || ep == endpoint::unmount)
+    if (auto err = read_string(j, "ID", req.id))
+      return err;
+  if (ep == endpoint::create) {
+    auto i = j.find("Opts");
+    if (i != j.end() && !i->is_null()) {
+      if (!i->is_object())
+        return bad("field \"Opts\" must be an object or null");
+      for (auto& [k, v] : i->items()) {
+        if (!v.is_string())
+          return bad("option \"" + k + "\" must be a string");
+        req.opts[k] = v.get<std::string>();
+      }
+    }
+  }
+  return req;
+}
+
+unsigned status_of(const caf::error& err) {
+  switch (code_of(err)) {
+    case ec::bad_request:
+      return 400;
+    case ec::unknown_endpoint:
+      return 404;
+    case ec::body_too_large:
+      return 413;
+    case ec::headers_too_large:
+      return 431;
+    case ec::none:
+      return 200;
+    default:
+      return 500;
+  }
+}
+
+answer render_error(const caf::error& err) {
+  json j;
+  j["Err"] = render(err);
+  return {status_of(err), dump(j)};
+}
+
+answer render_reply(endpoint ep, const api_reply& reply) {
+  if (reply.error)
+    return render_error(reply.error);
+  json j;
+  switch (ep) {
+    case endpoint::activate:
+      j["Implements"] = json::array({"VolumeDriver"});
+      return {200, dump(j)};
+    case endpoint::capabilities:
+      j["Capabilities"] = {{"Scope", reply.scope}};
+      return {200, dump(j)};
+    case endpoint::get:
+      j["Volume"] = info_json(reply.volume, true);
+      break;
+    case endpoint::list: {
+      j["Volumes"] = json::array();
+      for (auto& info : reply.volumes)
+        j["Volumes"].push_back(info_json(info, false));
+      break;
+    }
+    case endpoint::mount:
+    case endpoint::path:
+      j["Mountpoint"] = reply.mountpoint;
+      break;
+    case endpoint::create:
+    case endpoint::unmount:
+    case endpoint::remove:
+      break;
+  }
+  j["Err"] = "";
+  return {200, dump(j)};
+}
+
+} // namespace actorvol::net

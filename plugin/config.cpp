@@ -1,0 +1,132 @@
+#include "plugin/config.hpp"
+
+#include <cstdlib>
+
+namespace actorvol {
+
+std::string usage_text() {
+  return "usage: actorvol [options]\n"
+         "\n"
+         "A Docker volume plugin. Serves Docker's volume plugin protocol on a Unix socket.\n"
+         "\n"
+         "options (each also read from the environment variable shown):\n"
+         "  --socket PATH              socket to serve on       ACTORVOL_SOCKET\n"
+         "                             (default /run/docker/plugins/actorvol.sock)\n"
+         "  --root DIR                 state and volume data    ACTORVOL_ROOT\n"
+         "                             (default /var/lib/actorvol)\n"
+         "  --scope local|global       scope told to Docker     ACTORVOL_SCOPE (default local)\n"
+         "  --log-level LEVEL          debug|info|warn|error    ACTORVOL_LOG_LEVEL (default info)\n"
+         "  --docker-socket PATH       reconcile mount counts   ACTORVOL_DOCKER_SOCKET\n"
+         "                             with this Docker Engine (default: off)\n"
+         "  --reconcile-interval SECS  between reconciles       ACTORVOL_RECONCILE_INTERVAL (60)\n"
+         "  --reconcile-grace SECS     minimum age of a use     ACTORVOL_RECONCILE_GRACE (120)\n"
+         "                             before it may be dropped\n"
+         "  --workers N                blocking worker threads  ACTORVOL_WORKERS (16)\n"
+         "  --help                     print this and exit\n"
+         "  --version                  print the version and exit\n"
+         "\n"
+         "fault injection for tests: ACTORVOL_FAILPOINTS=\"adaptor.mount=delay(50);"
+         "state.write=error(EIO)\"\n";
+}
+
+namespace {
+
+bool to_long(const std::string& text, long min, long& out) {
+  if (text.empty())
+    return false;
+  char* end = nullptr;
+  auto v = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || v < min)
+    return false;
+  out = v;
+  return true;
+}
+
+struct option {
+  const char* flag;
+  const char* env;
+  std::function<std::string(config&, const std::string&)> set;  // "" or an error
+};
+
+std::vector<option> options() {
+  auto text = [](std::string config::*field) {
+    return [field](config& c, const std::string& v) -> std::string {
+      if (v.empty())
+        return "must not be empty";
+      c.*field = v;
+      return "";
+    };
+  };
+  auto number = [](long config::*field, long min) {
+    return [field, min](config& c, const std::string& v) -> std::string {
+      return to_long(v, min, c.*field) ? "" : "must be a whole number >= " + std::to_string(min);
+    };
+  };
+  return {
+    {"--socket", "ACTORVOL_SOCKET", text(&config::socket)},
+    {"--root", "ACTORVOL_ROOT", text(&config::root)},
+    {"--scope", "ACTORVOL_SCOPE",
+     [](config& c, const std::string& v) -> std::string {
+       if (v != "local" && v != "global")
+         return "must be local or global";
+       c.scope = v;
+       return "";
+     }},
+    {"--log-level", "ACTORVOL_LOG_LEVEL",
+     [](config& c, const std::string& v) -> std::string {
+       if (v != "debug" && v != "info" && v != "warn" && v != "error")
+         return "must be debug, info, warn or error";
+       c.log_level = v;
+       return "";
+     }},
+    {"--docker-socket", "ACTORVOL_DOCKER_SOCKET", text(&config::docker_socket)},
+    {"--reconcile-interval", "ACTORVOL_RECONCILE_INTERVAL",
+     number(&config::reconcile_interval, 1)},
+    {"--reconcile-grace", "ACTORVOL_RECONCILE_GRACE", number(&config::reconcile_grace, 0)},
+    {"--workers", "ACTORVOL_WORKERS", number(&config::workers, 1)},
+  };
+}
+
+} // namespace
+
+parse_result parse_command_line(const std::vector<std::string>& args,
+                                const std::function<const char*(const char*)>& getenv) {
+  config cfg;
+  auto opts = options();
+  for (auto& o : opts) {
+    auto v = getenv(o.env);
+    if (v != nullptr && *v != '\0')
+      if (auto err = o.set(cfg, v); !err.empty())
+        return usage_error{std::string{o.env} + " " + err};
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto arg = args[i];
+    if (arg == "--help" || arg == "-h")
+      return show_help{};
+    if (arg == "--version")
+      return show_version{};
+    std::string value;
+    bool inline_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      inline_value = true;
+    }
+    const option* match = nullptr;
+    for (auto& o : opts)
+      if (arg == o.flag)
+        match = &o;
+    if (match == nullptr)
+      return usage_error{"unknown option " + arg};
+    if (!inline_value) {
+      if (i + 1 >= args.size())
+        return usage_error{"option " + arg + " needs a value"};
+      value = args[++i];
+    }
+    if (auto err = match->set(cfg, value); !err.empty())
+      return usage_error{"option " + arg + " " + err};
+  }
+  return cfg;
+}
+
+} // namespace actorvol

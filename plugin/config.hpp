@@ -1,0 +1,38 @@
+#pragma once
+
+// actorvol's command line: flags, with ACTORVOL_* environment variables underneath.
+
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace actorvol {
+
+struct config {
+  std::string socket = "/run/docker/plugins/actorvol.sock";
+  std::string root = "/var/lib/actorvol";
+  std::string scope = "local";
+  std::string log_level = "info";
+  std::string docker_socket;       // empty: no reconcile with Docker
+  long reconcile_interval = 60;    // seconds
+  long reconcile_grace = 120;      // seconds
+  long workers = 16;               // blocking worker threads
+};
+
+/// What the command line asks for.
+struct show_help {};
+struct show_version {};
+struct usage_error {
+  std::string message;
+};
+using parse_result = std::variant<config, show_help, show_version, usage_error>;
+
+/// Parses flags over environment variables (looked up through `getenv`); flags win.
+parse_result parse_command_line(const std::vector<std::string>& args,
+                                const std::function<const char*(const char*)>& getenv);
+
+/// The text of --help.
+std::string usage_text();
+
+} // namespace actorvol

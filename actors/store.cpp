@@ -20,8 +20,9 @@ namespace actorvol {
 
 namespace {
 
-constexpr const char* record_suffix = ".json";
-constexpr const char* temp_prefix = ".tmp.";
+// ROOT/state/NAME holds the record; a write goes to ROOT/state/.tmp/NAME first. Names are
+// at most 255 bytes and never start with '.', so neither collides with the other.
+constexpr const char* temp_dir_name = ".tmp";
 
 // Writes all of `data` to a new file at `path` and fsyncs it. Returns errno or 0.
 int write_synced(const fs::path& path, const std::string& data) {
@@ -69,7 +70,7 @@ state_store::state_store(fs::path state_dir) : dir_(std::move(state_dir)) {
 
 caf::error state_store::init() {
   std::error_code err;
-  fs::create_directories(dir_, err);
+  fs::create_directories(dir_ / temp_dir_name, err);
   if (err)
     return make_error(ec::state_write_failed, "",
                       "cannot create " + dir_.string() + ": " + os_reason(err.value()));
@@ -117,8 +118,8 @@ caf::expected<volume_record> state_store::decode(const std::string& name,
 caf::error state_store::write(const volume_record& r) {
   if (auto err = injected(r.name))
     return err;
-  auto tmp = dir_ / (temp_prefix + r.name);
-  auto dst = dir_ / (r.name + record_suffix);
+  auto tmp = dir_ / temp_dir_name / r.name;
+  auto dst = dir_ / r.name;
   auto fail = [&](int e) {
     std::error_code ignore;
     fs::remove(tmp, ignore);
@@ -136,7 +137,7 @@ caf::error state_store::write(const volume_record& r) {
 caf::error state_store::erase(const std::string& name) {
   if (auto err = injected(name))
     return err;
-  auto dst = dir_ / (name + record_suffix);
+  auto dst = dir_ / name;
   if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
     return make_error(ec::state_write_failed, name, os_reason(errno));
   if (int e = fsync_dir(dir_))
@@ -150,20 +151,19 @@ std::vector<loaded_record> state_store::load_all(unsigned threads) {
   for (auto it = fs::directory_iterator(dir_, err); !err && it != fs::directory_iterator();
        it.increment(err)) {
     auto file = it->path().filename().string();
-    if (file.rfind(temp_prefix, 0) == 0) {
-      // A torn write: the record it was replacing is still intact.
+    if (file == temp_dir_name) {
+      // Torn writes: the records they were replacing are still intact.
       std::error_code ignore;
-      fs::remove(it->path(), ignore);
+      for (auto& torn : fs::directory_iterator(it->path(), ignore))
+        fs::remove(torn.path(), ignore);
       continue;
     }
-    if (file.size() > 5 && file.compare(file.size() - 5, 5, record_suffix) == 0)
-      files.push_back(it->path());
+    files.push_back(it->path());
   }
   std::vector<loaded_record> out(files.size());
   auto read_range = [&](size_t begin, size_t end) {
     for (auto i = begin; i < end; ++i) {
-      auto file = files[i].filename().string();
-      auto name = file.substr(0, file.size() - 5);
+      auto name = files[i].filename().string();
       std::ifstream in(files[i], std::ios::binary);
       std::stringstream buf;
       if (in.is_open())

@@ -1,6 +1,6 @@
 #pragma once
 
-// Durable per-volume records: ROOT/state/NAME.json, one small file per volume.
+// Durable per-volume records: ROOT/state/NAME, one small JSON file per volume.
 // A write is write-temp, fsync, rename, fsync dir, so a crash leaves either the old record
 // or the new one. There is no shared file and no lock: volumes persist in parallel.
 

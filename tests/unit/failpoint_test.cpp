@@ -1,0 +1,45 @@
+#include "adaptors/failpoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+using namespace actorvol;
+
+class Failpoint : public ::testing::Test {
+protected:
+  void TearDown() override {
+    failpoint::configure("");
+  }
+};
+
+TEST_F(Failpoint, UnsetDoesNothing) {
+  EXPECT_EQ(failpoint::configure(""), "");
+  EXPECT_EQ(failpoint::hit("adaptor.mount"), "");
+}
+
+TEST_F(Failpoint, ErrorWithErrnoName) {
+  ASSERT_EQ(failpoint::configure("state.write=error(EIO);adaptor.mount=error(boom)"), "");
+  EXPECT_EQ(failpoint::hit("state.write"), "input/output error");
+  EXPECT_EQ(failpoint::hit("adaptor.mount"), "boom");
+  EXPECT_EQ(failpoint::hit("adaptor.unmount"), "");
+}
+
+TEST_F(Failpoint, Delay) {
+  ASSERT_EQ(failpoint::configure("adaptor.create=delay(30)"), "");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(failpoint::hit("adaptor.create"), "");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(30));
+}
+
+TEST_F(Failpoint, PanicAborts) {
+  ASSERT_EQ(failpoint::configure("adaptor.remove=panic"), "");
+  EXPECT_DEATH(failpoint::hit("adaptor.remove"), "");
+}
+
+TEST_F(Failpoint, BadSpecs) {
+  EXPECT_NE(failpoint::configure("nothing"), "");
+  EXPECT_NE(failpoint::configure("a=explode"), "");
+  EXPECT_NE(failpoint::configure("a=delay(x)"), "");
+  EXPECT_NE(failpoint::configure("a=delay(5"), "");
+}

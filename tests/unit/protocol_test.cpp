@@ -1,0 +1,108 @@
+#include "net/protocol.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace actorvol;
+using json = nlohmann::json;
+
+namespace {
+
+std::string bad_reason(endpoint ep, const std::string& body) {
+  auto r = net::parse_request(ep, body);
+  if (r)
+    return "parsed";
+  EXPECT_EQ(code_of(r.error()), ec::bad_request);
+  return render(r.error());
+}
+
+} // namespace
+
+TEST(Protocol, ParsesCreateWithOpts) {
+  auto r = net::parse_request(endpoint::create, R"({"Name":"db","Opts":{"size":"1G"}})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ep, endpoint::create);
+  EXPECT_EQ(r->name, "db");
+  EXPECT_EQ(r->opts, (volume_opts{{"size", "1G"}}));
+}
+
+TEST(Protocol, CreateOptsMayBeNullOrMissing) {
+  for (auto body : {R"({"Name":"db","Opts":null})", R"({"Name":"db"})",
+                    R"({"Name":"db","Opts":{}})"}) {
+    auto r = net::parse_request(endpoint::create, body);
+    ASSERT_TRUE(r) << body;
+    EXPECT_TRUE(r->opts.empty());
+  }
+}
+
+TEST(Protocol, ParsesMountAndUnmount) {
+  for (auto ep : {endpoint::mount, endpoint::unmount}) {
+    auto r = net::parse_request(ep, R"({"Name":"db","ID":"abc123","Extra":1})");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->name, "db");
+    EXPECT_EQ(r->id, "abc123");
+  }
+}
+
+TEST(Protocol, BodilessEndpointsTakeNothingOrAnyJson) {
+  for (auto ep : {endpoint::activate, endpoint::capabilities, endpoint::list})
+    for (auto body : {"", "  \n", "{}", "null"})
+      EXPECT_TRUE(net::parse_request(ep, body)) << body;
+  EXPECT_EQ(bad_reason(endpoint::list, "{nope"), "bad request: body is not valid JSON");
+}
+
+TEST(Protocol, RejectsBadBodies) {
+  EXPECT_EQ(bad_reason(endpoint::get, ""),
+            "bad request: empty body: expected a JSON object with \"Name\"");
+  EXPECT_EQ(bad_reason(endpoint::get, "{"), "bad request: body is not valid JSON");
+  EXPECT_EQ(bad_reason(endpoint::get, "[1]"), "bad request: body must be a JSON object");
+  EXPECT_EQ(bad_reason(endpoint::get, "{}"), "bad request: missing field \"Name\"");
+  EXPECT_EQ(bad_reason(endpoint::get, R"({"Name":7})"),
+            "bad request: field \"Name\" must be a string");
+  EXPECT_EQ(bad_reason(endpoint::mount, R"({"Name":"a"})"), "bad request: missing field \"ID\"");
+  EXPECT_EQ(bad_reason(endpoint::unmount, R"({"Name":"a","ID":null})"),
+            "bad request: field \"ID\" must be a string");
+  EXPECT_EQ(bad_reason(endpoint::create, R"({"Name":"a","Opts":[]})"),
+            "bad request: field \"Opts\" must be an object or null");
+  EXPECT_EQ(bad_reason(endpoint::create, R"({"Name":"a","Opts":{"size":1}})"),
+            "bad request: option \"size\" must be a string");
+}
+
+TEST(Protocol, RendersEachReplyShape) {
+  api_reply r;
+  EXPECT_EQ(net::render_reply(endpoint::activate, r).body, R"({"Implements":["VolumeDriver"]})");
+  r.scope = "local";
+  EXPECT_EQ(net::render_reply(endpoint::capabilities, r).body,
+            R"({"Capabilities":{"Scope":"local"}})");
+  EXPECT_EQ(net::render_reply(endpoint::create, r).body, R"({"Err":""})");
+  r.mountpoint = "/m";
+  auto mount = json::parse(net::render_reply(endpoint::mount, r).body);
+  EXPECT_EQ(mount, json::parse(R"({"Mountpoint":"/m","Err":""})"));
+  r.volume = volume_info{"db", "", "2026-01-01T00:00:00Z", 3, {{"Backend", "dir"}}};
+  auto get = json::parse(net::render_reply(endpoint::get, r).body);
+  EXPECT_EQ(get, json::parse(R"({"Volume":{"Name":"db","CreatedAt":"2026-01-01T00:00:00Z",
+                                 "Status":{"Backend":"dir","Mounts":3}},"Err":""})"));
+  r.volumes = {volume_info{"a", "/x", "t", 1, {}}, volume_info{"b", "", "t", 0, {}}};
+  auto list = json::parse(net::render_reply(endpoint::list, r).body);
+  EXPECT_EQ(list, json::parse(R"({"Volumes":[{"Name":"a","Mountpoint":"/x","CreatedAt":"t"},
+                                             {"Name":"b","CreatedAt":"t"}],"Err":""})"));
+}
+
+TEST(Protocol, ErrorsMapToStatuses) {
+  EXPECT_EQ(net::status_of(make_error(ec::bad_request)), 400u);
+  EXPECT_EQ(net::status_of(make_error(ec::unknown_endpoint)), 404u);
+  EXPECT_EQ(net::status_of(make_error(ec::body_too_large)), 413u);
+  EXPECT_EQ(net::status_of(make_error(ec::headers_too_large)), 431u);
+  EXPECT_EQ(net::status_of(make_error(ec::no_such_volume, "x")), 500u);
+  api_reply r;
+  r.error = make_error(ec::no_such_volume, "x");
+  auto a = net::render_reply(endpoint::mount, r);
+  EXPECT_EQ(a.status, 500u);
+  EXPECT_EQ(a.body, R"({"Err":"volume \"x\" not found"})");
+}
+
+TEST(Protocol, NonUtf8NeverThrows) {
+  api_reply r;
+  r.error = make_error(ec::unknown_option, "v", std::string("\xff\xfe", 2));
+  EXPECT_NO_THROW(net::render_reply(endpoint::create, r));
+}

@@ -29,6 +29,7 @@ enum class ec : uint8_t {
   // -- backend and state errors (detail: the OS reason) --
   backend_failed,     // detail: "<what> failed: <reason>"
   state_write_failed,
+  docker_failed,      // detail: what failed talking to the Docker Engine
   shutting_down,
 };
 

@@ -106,6 +106,17 @@ using registry_actor = caf::typed_actor<
   // A VOLUME's summary after each request it handled.
   caf::reacts_to<atom::summary, volume_summary>>;
 
+/// The DOCKER PROBE: asks the Docker Engine API (blocking, so it runs detached).
+using docker_probe_actor = caf::typed_actor<
+  // Replies with the names of the volumes that live (not exited, not dead) containers use.
+  caf::replies_to<atom::get>::with<std::vector<std::string>>>;
+
+/// The RECONCILER: drops uses that no live container explains (Docker never repairs a
+/// plugin's counts: containers that died with the daemon get no Unmount).
+using reconciler_actor = caf::typed_actor<
+  // Runs one pass: asks the DOCKER PROBE, then has the REGISTRY drop stale uses.
+  caf::reacts_to<atom::reconcile>>;
+
 /// The NET actor: turns each parsed request into a typed message for the REGISTRY and hands
 /// the answer back to net/ through the responder. It never waits.
 using net_actor = caf::typed_actor<

@@ -88,31 +88,36 @@ std::string state_store::encode(const volume_record& r) {
   return j.dump();
 }
 
-caf::expected<volume_record> state_store::decode(const std::string& name,
-                                                 const std::string& text) {
-  auto fail = [&](const std::string& why) {
-    return make_error(ec::backend_failed, name, "corrupt state record: " + why);
-  };
+std::string state_store::parse(const std::string& name, const std::string& text,
+                               volume_record& r) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return fail("not a JSON object");
+    return "not a JSON object";
   try {
-    volume_record r;
     r.name = j.at("name").get<std::string>();
     r.opts = j.at("opts").get<volume_opts>();
     r.created_at = j.at("created_at").get<std::string>();
     r.uses = j.at("uses").get<mount_uses>();
     if (j.contains("used_since"))
       r.used_since = j.at("used_since").get<std::map<std::string, int64_t>>();
-    if (r.name != name)
-      return fail("it names volume \"" + printable(r.name) + "\"");
-    for (auto& [id, count] : r.uses)
-      if (count == 0)
-        return fail("mount id \"" + printable(id) + "\" has a zero count");
-    return r;
   } catch (const json::exception& e) {
-    return fail(e.what());
+    return e.what();
   }
+  if (r.name != name)
+    return "it names volume \"" + printable(r.name) + "\"";
+  for (auto& [id, count] : r.uses)
+    if (count == 0)
+      return "mount id \"" + printable(id) + "\" has a zero count";
+  return "";
+}
+
+caf::expected<volume_record> state_store::decode(const std::string& name,
+                                                 const std::string& text) {
+  volume_record r;
+  auto why = parse(name, text, r);
+  if (!why.empty())
+    return make_error(ec::backend_failed, name, "corrupt state record: " + why);
+  return r;
 }
 
 caf::error state_store::write(const volume_record& r) {
@@ -169,11 +174,13 @@ std::vector<loaded_record> state_store::load_all(unsigned threads) {
       if (in.is_open())
         buf << in.rdbuf();
       out[i].name = name;
+      volume_record r;
       if (!in.is_open())
-        out[i].record = make_error(ec::backend_failed, name,
-                                   "cannot read state record: " + os_reason(errno));
+        out[i].problem = "cannot read state record: " + os_reason(errno);
+      else if (auto why = parse(name, buf.str(), r); !why.empty())
+        out[i].problem = "corrupt state record: " + why;
       else
-        out[i].record = decode(name, buf.str());
+        out[i].record = std::move(r);
     }
   };
   threads = std::max(1u, std::min<unsigned>(threads, files.size() / 1000 + 1));

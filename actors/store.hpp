@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,9 @@ namespace actorvol {
 
 /// One record found on disk at start-up: the record, or why it could not be read.
 struct loaded_record {
-  std::string name;        // from the file name
-  caf::expected<volume_record> record{caf::error{}};
+  std::string name;                     // from the file name
+  std::optional<volume_record> record;  // empty when unreadable
+  std::string problem;                  // why, e.g. "corrupt state record: ..."
 };
 
 class state_store {
@@ -47,6 +49,9 @@ public:
   static caf::expected<volume_record> decode(const std::string& name, const std::string& text);
 
 private:
+  // Parses a record; returns "" or what is wrong with it.
+  static std::string parse(const std::string& name, const std::string& text, volume_record& out);
+
   std::filesystem::path dir_;
 };
 

@@ -35,20 +35,27 @@ caf::expected<size_t> plugin_system::start() {
       caf::anon_send(registry_, atom::adopt::value, std::move(*loaded.record), std::string{});
     } else {
       // A corrupt record never stops start-up and never disappears: its volume reports it.
-      auto problem = render(loaded.record.error());
       log::write(log::level::error,
-                 {{"event", "recover"}, {"volume", loaded.name}, {"result", problem}});
+                 {{"event", "recover"}, {"volume", loaded.name}, {"result", loaded.problem}});
       volume_record placeholder;
       placeholder.name = loaded.name;
-      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), problem);
+      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), loaded.problem);
     }
     ++recovered;
   }
   gateway_ = sys_.spawn(actorvol::gateway, registry_, opts_.scope);
+  if (!opts_.reconcile.docker_socket.empty()) {
+    probe_ = sys_.spawn<caf::detached>(docker_probe, opts_.reconcile.docker_socket);
+    reconciler_ = sys_.spawn(actorvol::reconciler, registry_, probe_, opts_.reconcile);
+  }
   return recovered;
 }
 
 void plugin_system::stop() {
+  if (reconciler_) {
+    caf::anon_send_exit(reconciler_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(probe_, caf::exit_reason::user_shutdown);
+  }
   caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(pool_, caf::exit_reason::user_shutdown);

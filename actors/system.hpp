@@ -5,6 +5,7 @@
 // drives it.
 
 #include "actors/interfaces.hpp"
+#include "actors/reconciler.hpp"
 #include "actors/store.hpp"
 #include "adaptors/catalog.hpp"
 
@@ -19,6 +20,7 @@ struct system_options {
   std::filesystem::path root;  // ROOT/state (records), ROOT/volumes (data)
   std::string scope = "local";
   size_t workers = 16;
+  reconciler_options reconcile;  // off while reconcile.docker_socket is empty
 };
 
 class plugin_system {
@@ -50,6 +52,8 @@ private:
   worker_actor pool_;
   registry_actor registry_;
   net_actor gateway_;
+  docker_probe_actor probe_;
+  reconciler_actor reconciler_;
 };
 
 } // namespace actorvol

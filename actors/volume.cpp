@@ -117,11 +117,13 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
       self,
       [adaptor, spec] {
         job_result r;
-        auto mp = adaptor->mount(spec);
-        if (mp)
+        r.error = guarded("adaptor.mount", spec.name, "mount", [&] {
+          auto mp = adaptor->mount(spec);
+          if (!mp)
+            return std::move(mp.error());
           r.path = std::move(*mp);
-        else
-          r.error = std::move(mp.error());
+          return caf::error{};
+        });
         return r;
       },
       [self](job_result& r) {

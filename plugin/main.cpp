@@ -37,7 +37,9 @@ int serve(const config& cfg) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{caf_cfg};
-  plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers)}};
+  reconciler_options reconcile{cfg.docker_socket, std::chrono::seconds(cfg.reconcile_interval),
+                               std::chrono::seconds(cfg.reconcile_grace)};
+  plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers), reconcile}};
 
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(

@@ -1,0 +1,91 @@
+#include "actors/reconciler.hpp"
+
+#include "actors/log.hpp"
+#include "net/docker_client.hpp"
+
+#include <caf/all.hpp>
+
+#include <set>
+
+namespace actorvol {
+
+docker_probe_actor::behavior_type docker_probe(docker_probe_actor::pointer,
+                                               std::string docker_socket) {
+  return {
+    [docker_socket](atom::get) -> caf::result<std::vector<std::string>> {
+      auto names = net::docker_referenced_volumes(docker_socket, std::chrono::seconds(10));
+      if (!names)
+        return std::move(names.error());
+      return std::vector<std::string>(names->begin(), names->end());
+    },
+  };
+}
+
+namespace {
+
+using self_ptr = reconciler_actor::stateful_pointer<reconciler_state>;
+
+void warn(const caf::error& err) {
+  log::write(log::level::warn, {{"event", "reconcile"}, {"result", render(err)}});
+}
+
+// Drops the stale uses of every mounted volume that no live container references.
+void drop_unreferenced(self_ptr self, std::set<std::string> referenced) {
+  self->request(self->state.registry, caf::infinite, atom::list::value)
+    .then(
+      [self, referenced](volume_infos& infos) {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+        auto before = now - self->state.opts.grace.count();
+        for (auto& info : infos) {
+          if (info.mounts == 0 || referenced.count(info.name) > 0)
+            continue;
+          auto name = info.name;
+          self->request(self->state.registry, caf::infinite, atom::drop::value, name, before)
+            .then(
+              [name](std::vector<std::string>& ids) {
+                for (auto& id : ids)
+                  log::write(log::level::warn, {{"event", "reconcile-drop"},
+                                                {"volume", name},
+                                                {"id", id},
+                                                {"reason", "no live container uses it"}});
+              },
+              warn);
+        }
+        self->state.busy = false;
+      },
+      [self](caf::error& err) {
+        warn(err);
+        self->state.busy = false;
+      });
+}
+
+} // namespace
+
+reconciler_actor::behavior_type reconciler(self_ptr self, registry_actor registry,
+                                           docker_probe_actor probe, reconciler_options opts) {
+  self->state.registry = std::move(registry);
+  self->state.probe = std::move(probe);
+  self->state.opts = std::move(opts);
+  self->send(self, atom::reconcile::value);
+  return {
+    [self](atom::reconcile) {
+      self->delayed_send(self, self->state.opts.interval, atom::reconcile::value);
+      if (self->state.busy)
+        return;  // the previous pass still waits for Docker
+      self->state.busy = true;
+      self->request(self->state.probe, std::chrono::seconds(30), atom::get::value)
+        .then(
+          [self](std::vector<std::string>& names) {
+            drop_unreferenced(self, {names.begin(), names.end()});
+          },
+          [self](caf::error& err) {
+            warn(err);
+            self->state.busy = false;
+          });
+    },
+  };
+}
+
+} // namespace actorvol

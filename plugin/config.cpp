@@ -22,6 +22,8 @@ std::string usage_text() {
          "  --reconcile-grace SECS     minimum age of a use     ACTORVOL_RECONCILE_GRACE (120)\n"
          "                             before it may be dropped\n"
          "  --workers N                blocking worker threads  ACTORVOL_WORKERS (16)\n"
+         "  --max-connections N        served at once           ACTORVOL_MAX_CONNECTIONS (256)\n"
+         "  --idle-timeout SECS        close idle connections   ACTORVOL_IDLE_TIMEOUT (60)\n"
          "  --help                     print this and exit\n"
          "  --version                  print the version and exit\n"
          "\n"
@@ -84,6 +86,8 @@ std::vector<option> options() {
      number(&config::reconcile_interval, 1)},
     {"--reconcile-grace", "ACTORVOL_RECONCILE_GRACE", number(&config::reconcile_grace, 0)},
     {"--workers", "ACTORVOL_WORKERS", number(&config::workers, 1)},
+    {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
+    {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
   };
 }
 

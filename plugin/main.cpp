@@ -46,7 +46,9 @@ int serve(const config& cfg) {
 
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(
-    ioc, net::server_options{cfg.socket},
+    ioc,
+    net::server_options{cfg.socket, static_cast<size_t>(cfg.max_connections),
+                        std::chrono::seconds(cfg.idle_timeout)},
     [&actors](api_request req, api_responder respond) {
       caf::anon_send(actors.gateway(), atom::handle::value, std::move(req),
                      std::move(respond));

@@ -115,6 +115,19 @@ bool connection::closed_by_peer(int ms) {
   return ::recv(fd_, &c, 1, MSG_PEEK) == 0;
 }
 
+bool connection::readable(int ms) {
+  if (!buffer_.empty())
+    return true;
+  pollfd p{fd_, POLLIN, 0};
+  return ::poll(&p, 1, ms) > 0;
+}
+
+void connection::close() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
 std::string http_post(const std::string& path, const std::string& body, bool keep_alive) {
   std::ostringstream os;
   os << "POST " << path << " HTTP/1.1\r\nHost: plugin\r\n"

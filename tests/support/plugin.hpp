@@ -45,6 +45,12 @@ public:
   /// True once the peer has closed the connection (reads EOF within `ms`).
   bool closed_by_peer(int ms = 2000);
 
+  /// True when bytes (or EOF) arrive within `ms`.
+  bool readable(int ms);
+
+  /// Closes our end.
+  void close();
+
 private:
   int fd_ = -1;
   std::string buffer_;

@@ -1,5 +1,7 @@
 #include "net/protocol.hpp"
 
+#include "net/router.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace actorvol::net {
@@ -83,6 +85,16 @@ caf::expected<api_request> parse_request(endpoint ep, std::string_view body) {
     }
   }
   return req;
+}
+
+caf::expected<api_request> decode_request(std::string_view method, std::string_view target,
+                                          std::string_view body) {
+  auto ep = route(target);
+  if (!ep)
+    return make_error(ec::unknown_endpoint, {}, std::string(target));
+  if (method != "POST")
+    return bad("method must be POST");
+  return parse_request(*ep, body);
 }
 
 unsigned status_of(const caf::error& err) {

@@ -17,6 +17,11 @@ struct answer {
   std::string body;
 };
 
+/// Decodes one HTTP request: the method must be POST, the target one of the nine
+/// endpoints (else ec::unknown_endpoint), and the body right for it (else ec::bad_request).
+caf::expected<api_request> decode_request(std::string_view method, std::string_view target,
+                                          std::string_view body);
+
 /// Parses the body of a request to `ep`. A bad body is ec::bad_request saying why.
 caf::expected<api_request> parse_request(endpoint ep, std::string_view body);
 

@@ -2,7 +2,6 @@
 
 #include "actors/log.hpp"
 #include "net/protocol.hpp"
-#include "net/router.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -88,16 +87,7 @@ private:
     started_ = std::chrono::steady_clock::now();
     target_ = std::string(req.target());
     stream_.expires_never();
-    auto ep = route(target_);
-    if (!ep) {
-      auto err = make_error(ec::unknown_endpoint, {}, target_);
-      return respond(render_error(err), err);
-    }
-    if (req.method() != http::verb::post) {
-      auto err = make_error(ec::bad_request, {}, "method must be POST");
-      return respond(render_error(err), err);
-    }
-    auto parsed = parse_request(*ep, req.body());
+    auto parsed = decode_request(req.method_string(), target_, req.body());
     if (!parsed)
       return respond(render_error(parsed.error()), parsed.error());
     volume_ = parsed->name;
@@ -106,7 +96,7 @@ private:
     auto guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(
       stream_.get_executor());
     auto self = shared_from_this();
-    auto e = *ep;
+    auto e = parsed->ep;
     handler_(std::move(*parsed), [self, guard, e](api_reply reply) {
       asio::post(self->stream_.get_executor(), [self, guard, e, reply = std::move(reply)] {
         self->respond(render_reply(e, reply), reply.error);

@@ -12,7 +12,16 @@ sudo=""
 
 bash .ci/install-deps.sh --test
 
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The fuzzer needs clang's libFuzzer; it is built on its own and run by ctest.
+fuzz_flag=()
+if command -v clang++ >/dev/null 2>&1; then
+  CXX=clang++ cmake -S . -B "$build-fuzz" -DACTORVOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    >/dev/null
+  cmake --build "$build-fuzz" -j2 --target request_fuzz
+  fuzz_flag=(-DACTORVOL_FUZZER="$top/$build-fuzz/tests/fuzz/request_fuzz")
+fi
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "${fuzz_flag[@]}" >/dev/null
 cmake --build "$build" -j2
 
 # The end-to-end tests drive a real dockerd; start one when we may and none is running.

@@ -33,6 +33,8 @@ volume_spec spec_of(const volume_record& r) {
   return {r.name, r.opts};
 }
 
+// -- blocking steps (they run on a WORKER) -------------------------------------------------
+
 // Runs one adaptor step behind its failpoint ("adaptor.mount", ...).
 caf::error guarded(const char* point, const std::string& vol, const std::string& what,
                    const std::function<caf::error()>& step) {
@@ -41,6 +43,42 @@ caf::error guarded(const char* point, const std::string& vol, const std::string&
     return make_error(ec::backend_failed, vol, what + " failed: " + fault);
   return step();
 }
+
+// Attaches the backing store; puts the mountpoint into `r.path`.
+caf::error attach(adaptor& a, const volume_spec& spec, job_result& r) {
+  return guarded("adaptor.mount", spec.name, "mount", [&] {
+    auto mp = a.mount(spec);
+    if (!mp)
+      return std::move(mp.error());
+    r.path = std::move(*mp);
+    return caf::error{};
+  });
+}
+
+caf::error detach(adaptor& a, const volume_spec& spec) {
+  return guarded("adaptor.unmount", spec.name, "unmount", [&] { return a.unmount(spec); });
+}
+
+// Moves the uses to `next`: attaches first when `attach_first`, detaches first when
+// `detach_first`, then writes the record; a failed write undoes the attach or detach.
+job_result change_uses(adaptor& a, state_store& store, const volume_record& next,
+                       bool attach_first, bool detach_first) {
+  auto spec = spec_of(next);
+  job_result r;
+  if (attach_first && (r.error = attach(a, spec, r)))
+    return r;
+  if (detach_first && (r.error = detach(a, spec)))
+    return r;
+  if ((r.error = store.write(next))) {
+    if (attach_first)
+      a.unmount(spec);
+    if (detach_first)
+      a.mount(spec);
+  }
+  return r;
+}
+
+// -- the actor side --------------------------------------------------------------------------
 
 volume_info info_of(const volume_state& st) {
   volume_info info;
@@ -54,8 +92,8 @@ volume_info info_of(const volume_state& st) {
   return info;
 }
 
-// Tells the REGISTRY where this volume stands; called once after every request (counted)
-// and after a change of its own (not counted).
+// Tells the REGISTRY where this volume stands: after every request (counted, for the
+// retire handshake) and after a change of its own (not counted).
 void publish(self_ptr self, bool counted = true) {
   auto& st = self->state;
   if (counted)
@@ -77,17 +115,36 @@ void blocking(self_ptr self, std::function<job_result()> work,
            });
 }
 
-// The request refused before any blocking work: answered and published at once.
+// Runs `work` on a WORKER; on success applies `commit` to the state, whose result is the
+// answer. Either way the REGISTRY hears a summary before the client hears the answer.
 template <class T>
-caf::result<T> refuse(self_ptr self, caf::error err) {
+caf::result<T> transition(self_ptr self, std::function<job_result()> work,
+                          std::function<T(volume_state&, job_result&)> commit) {
+  auto rp = self->make_response_promise<T>();
+  blocking(self, std::move(work), [self, rp, commit](job_result& r) mutable {
+    if (r.error) {
+      publish(self);
+      rp.deliver(std::move(r.error));
+      return;
+    }
+    auto answer = commit(self->state, r);
+    publish(self);
+    rp.deliver(std::move(answer));
+  });
+  return rp;
+}
+
+// Answers at once, without blocking work.
+template <class T>
+caf::result<T> answer(self_ptr self, caf::result<T> x) {
   publish(self);
-  return err;
+  return x;
 }
 
 caf::error check_usable(const volume_state& st) {
   if (!st.exists)
     return make_error(ec::no_such_volume, st.record.name);
-  if (!st.problem.empty() && st.record.created_at.empty())
+  if (st.corrupt)
     return make_error(ec::backend_failed, st.record.name, st.problem);
   return caf::none;
 }
@@ -105,25 +162,19 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
     st.record = std::move(*recovered);
     st.exists = true;
   } else if (!st.problem.empty()) {
-    // A corrupt record: the volume exists, reports its problem, and can only be removed.
     st.exists = true;
+    st.corrupt = true;
   }
-  if (recovered && st.record.total_uses() > 0) {
-    // Uses survived a restart: the backing store must be attached again (after a reboot it
-    // is gone; after a crash the adaptor finds it still attached).
+  if (st.exists && st.record.total_uses() > 0) {
+    // Uses survived a restart: attach again (after a reboot the mount is gone; after a
+    // crash the adaptor finds it still attached). A failure keeps the uses and says why.
     auto adaptor = st.deps.adaptors->select(st.record.opts);
     auto spec = spec_of(st.record);
     blocking(
       self,
       [adaptor, spec] {
         job_result r;
-        r.error = guarded("adaptor.mount", spec.name, "mount", [&] {
-          auto mp = adaptor->mount(spec);
-          if (!mp)
-            return std::move(mp.error());
-          r.path = std::move(*mp);
-          return caf::error{};
-        });
+        r.error = attach(*adaptor, spec, r);
         return r;
       },
       [self](job_result& r) {
@@ -146,221 +197,141 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
       auto adaptor = st.deps.adaptors->select(opts);
       volume_record next{st.record.name, opts, rfc3339_now(), {}, {}};
       if (auto err = adaptor->validate(spec_of(next)))
-        return refuse<atom::ok>(self, std::move(err));
-      if (st.exists) {
-        if (!st.problem.empty() && st.record.created_at.empty())
-          return refuse<atom::ok>(self, check_usable(st));
-        if (st.record.opts != opts)
-          return refuse<atom::ok>(self, make_error(ec::options_conflict, st.record.name));
-        publish(self);
-        return atom::ok::value;
-      }
-      auto rp = self->make_response_promise<atom::ok>();
+        return answer<atom::ok>(self, std::move(err));
+      if (st.corrupt)
+        return answer<atom::ok>(self, check_usable(st));
+      if (st.exists && st.record.opts != opts)
+        return answer<atom::ok>(self, make_error(ec::options_conflict, st.record.name));
+      if (st.exists)
+        return answer<atom::ok>(self, atom::ok::value);
       auto store = st.deps.store;
-      blocking(
+      return transition<atom::ok>(
         self,
         [adaptor, store, next] {
           auto spec = spec_of(next);
-          if (auto err = guarded("adaptor.create", next.name, "create",
-                                 [&] { return adaptor->create(spec); }))
-            return job_result{std::move(err), {}};
-          if (auto err = store->write(next)) {
+          job_result r;
+          r.error = guarded("adaptor.create", next.name, "create",
+                            [&] { return adaptor->create(spec); });
+          if (!r.error && (r.error = store->write(next)))
             adaptor->remove(spec);  // leave nothing half-made behind
-            return job_result{std::move(err), {}};
-          }
-          return job_result{};
+          return r;
         },
-        [self, rp, next](job_result& r) mutable {
-          auto& st = self->state;
-          if (!r.error) {
-            st.record = next;
-            st.exists = true;
-            st.problem.clear();
-          }
-          publish(self);
-          if (r.error)
-            rp.deliver(std::move(r.error));
-          else
-            rp.deliver(atom::ok::value);
+        [next](volume_state& st, job_result&) {
+          st.record = next;
+          st.exists = true;
+          st.problem.clear();
+          return atom::ok::value;
         });
-      return rp;
     },
     [self](atom::mount, std::string& id) -> caf::result<std::string> {
       auto& st = self->state;
       if (auto err = check_usable(st))
-        return refuse<std::string>(self, std::move(err));
+        return answer<std::string>(self, std::move(err));
       auto next = st.record;
       if (next.uses[id]++ == 0)
         next.used_since[id] = unix_now();
-      bool attach = !st.attached;
+      bool attach_first = !st.attached;
       auto adaptor = st.deps.adaptors->select(next.opts);
       auto store = st.deps.store;
-      auto rp = self->make_response_promise<std::string>();
-      blocking(
+      return transition<std::string>(
         self,
-        [adaptor, store, next, attach] {
-          auto spec = spec_of(next);
-          job_result r;
-          if (attach) {
-            r.error = guarded("adaptor.mount", next.name, "mount", [&] {
-              auto mp = adaptor->mount(spec);
-              if (!mp)
-                return std::move(mp.error());
-              r.path = std::move(*mp);
-              return caf::error{};
-            });
-            if (r.error)
-              return r;
-          }
-          if (auto err = store->write(next)) {
-            if (attach)
-              adaptor->unmount(spec);  // back to the state before this request
-            return job_result{std::move(err), {}};
-          }
-          return r;
+        [adaptor, store, next, attach_first] {
+          return change_uses(*adaptor, *store, next, attach_first, false);
         },
-        [self, rp, next, attach](job_result& r) mutable {
-          auto& st = self->state;
-          if (!r.error) {
-            st.record = next;
-            if (attach) {
-              st.attached = true;
-              st.mountpoint = r.path;
-              st.problem.clear();
-            }
+        [next, attach_first](volume_state& st, job_result& r) {
+          st.record = next;
+          if (attach_first) {
+            st.attached = true;
+            st.mountpoint = r.path;
+            st.problem.clear();
           }
-          publish(self);
-          if (r.error)
-            rp.deliver(std::move(r.error));
-          else
-            rp.deliver(st.mountpoint);
+          return st.mountpoint;
         });
-      return rp;
     },
     [self](atom::unmount, std::string& id) -> caf::result<atom::ok> {
       auto& st = self->state;
       if (auto err = check_usable(st))
-        return refuse<atom::ok>(self, std::move(err));
-      auto i = st.record.uses.find(id);
-      if (i == st.record.uses.end())
-        return refuse<atom::ok>(self, make_error(ec::unknown_mount_id, st.record.name, id));
+        return answer<atom::ok>(self, std::move(err));
+      if (st.record.uses.count(id) == 0)
+        return answer<atom::ok>(self, make_error(ec::unknown_mount_id, st.record.name, id));
       auto next = st.record;
       if (--next.uses[id] == 0) {
         next.uses.erase(id);
         next.used_since.erase(id);
       }
-      bool detach = next.total_uses() == 0 && st.attached;
+      bool detach_first = next.total_uses() == 0 && st.attached;
       auto adaptor = st.deps.adaptors->select(next.opts);
       auto store = st.deps.store;
-      auto rp = self->make_response_promise<atom::ok>();
-      blocking(
+      return transition<atom::ok>(
         self,
-        [adaptor, store, next, detach] {
-          auto spec = spec_of(next);
-          if (detach) {
-            if (auto err = guarded("adaptor.unmount", next.name, "unmount",
-                                   [&] { return adaptor->unmount(spec); }))
-              return job_result{std::move(err), {}};
-          }
-          if (auto err = store->write(next)) {
-            if (detach)
-              adaptor->mount(spec);  // back to the state before this request
-            return job_result{std::move(err), {}};
-          }
-          return job_result{};
+        [adaptor, store, next, detach_first] {
+          return change_uses(*adaptor, *store, next, false, detach_first);
         },
-        [self, rp, next, detach](job_result& r) mutable {
-          auto& st = self->state;
-          if (!r.error) {
-            st.record = next;
-            if (detach) {
-              st.attached = false;
-              st.mountpoint.clear();
-            }
+        [next, detach_first](volume_state& st, job_result&) {
+          st.record = next;
+          if (detach_first) {
+            st.attached = false;
+            st.mountpoint.clear();
           }
-          publish(self);
-          if (r.error)
-            rp.deliver(std::move(r.error));
-          else
-            rp.deliver(atom::ok::value);
+          return atom::ok::value;
         });
-      return rp;
     },
     [self](atom::remove) -> caf::result<atom::ok> {
       auto& st = self->state;
       if (!st.exists)
-        return refuse<atom::ok>(self, make_error(ec::no_such_volume, st.record.name));
+        return answer<atom::ok>(self, make_error(ec::no_such_volume, st.record.name));
       if (auto n = st.record.total_uses(); n > 0)
-        return refuse<atom::ok>(self,
-                                make_error(ec::in_use, st.record.name, std::to_string(n)));
+        return answer<atom::ok>(self, make_error(ec::in_use, st.record.name, std::to_string(n)));
       auto adaptor = st.deps.adaptors->select(st.record.opts);
       auto store = st.deps.store;
       auto current = st.record;
-      bool attached = st.attached;
-      auto rp = self->make_response_promise<atom::ok>();
-      blocking(
+      bool corrupt = st.corrupt;
+      return transition<atom::ok>(
         self,
-        [adaptor, store, current, attached] {
+        [adaptor, store, current, corrupt] {
           auto spec = spec_of(current);
-          if (auto err = store->erase(current.name))
-            return job_result{std::move(err), {}};
-          if (attached)
-            adaptor->unmount(spec);
-          if (auto err = guarded("adaptor.remove", current.name, "remove",
-                                 [&] { return adaptor->remove(spec); })) {
+          job_result r;
+          if ((r.error = store->erase(current.name)))
+            return r;
+          r.error = guarded("adaptor.remove", current.name, "remove",
+                            [&] { return adaptor->remove(spec); });
+          if (r.error && !corrupt)
             store->write(current);  // the record comes back; the volume stays
-            return job_result{std::move(err), {}};
-          }
-          return job_result{};
+          return r;
         },
-        [self, rp](job_result& r) mutable {
-          auto& st = self->state;
-          if (!r.error) {
-            st.exists = false;
-            st.attached = false;
-            st.mountpoint.clear();
-            st.problem.clear();
-            st.record = volume_record{st.record.name, {}, {}, {}, {}};
-          }
-          publish(self);
-          if (r.error)
-            rp.deliver(std::move(r.error));
-          else
-            rp.deliver(atom::ok::value);
+        [](volume_state& st, job_result&) {
+          st.record = volume_record{st.record.name, {}, {}, {}, {}};
+          st.exists = st.attached = st.corrupt = false;
+          st.mountpoint.clear();
+          st.problem.clear();
+          return atom::ok::value;
         });
-      return rp;
     },
     [self](atom::get) -> caf::result<volume_info> {
       auto& st = self->state;
       if (!st.exists)
-        return refuse<volume_info>(self, make_error(ec::no_such_volume, st.record.name));
-      auto rp = self->make_response_promise<volume_info>();
+        return answer<volume_info>(self, make_error(ec::no_such_volume, st.record.name));
       auto adaptor = st.deps.adaptors->select(st.record.opts);
       auto spec = spec_of(st.record);
       auto status = std::make_shared<status_map>();
-      blocking(
+      return transition<volume_info>(
         self,
         [adaptor, spec, status] {
           *status = adaptor->status(spec);
           return job_result{};
         },
-        [self, rp, status](job_result& r) mutable {
-          auto info = info_of(self->state);
+        [status](volume_state& st, job_result&) {
+          auto info = info_of(st);
           for (auto& [k, v] : *status)
-            info.status.emplace(k, v);
-          if (r.error)  // Get never fails for a volume that exists
-            info.status["Problem"] = render(r.error);
-          publish(self);
-          rp.deliver(std::move(info));
+            info.status.emplace(k, v);  // our own Problem comes first
+          return info;
         });
-      return rp;
     },
     [self](atom::path) -> caf::result<std::string> {
       auto& st = self->state;
       if (!st.exists)
-        return refuse<std::string>(self, make_error(ec::no_such_volume, st.record.name));
-      publish(self);
-      return st.attached ? st.mountpoint : std::string{};
+        return answer<std::string>(self, make_error(ec::no_such_volume, st.record.name));
+      return answer<std::string>(self, st.attached ? st.mountpoint : std::string{});
     },
     [self](atom::drop, int64_t before) -> caf::result<std::vector<std::string>> {
       auto& st = self->state;
@@ -368,44 +339,29 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
       for (auto& [id, since] : st.record.used_since)
         if (since < before)
           stale.push_back(id);
-      if (!st.exists || stale.empty()) {
-        publish(self);
-        return stale;
-      }
+      if (!st.exists || st.corrupt || stale.empty())
+        return answer<std::vector<std::string>>(self, std::vector<std::string>{});
       auto next = st.record;
       for (auto& id : stale) {
         next.uses.erase(id);
         next.used_since.erase(id);
       }
-      bool detach = next.total_uses() == 0 && st.attached;
+      bool detach_first = next.total_uses() == 0 && st.attached;
       auto adaptor = st.deps.adaptors->select(next.opts);
       auto store = st.deps.store;
-      auto rp = self->make_response_promise<std::vector<std::string>>();
-      blocking(
+      return transition<std::vector<std::string>>(
         self,
-        [adaptor, store, next, detach] {
-          if (auto err = store->write(next))
-            return job_result{std::move(err), {}};
-          if (detach)
-            adaptor->unmount(spec_of(next));
-          return job_result{};
+        [adaptor, store, next, detach_first] {
+          return change_uses(*adaptor, *store, next, false, detach_first);
         },
-        [self, rp, next, detach, stale](job_result& r) mutable {
-          auto& st = self->state;
-          if (!r.error) {
-            st.record = next;
-            if (detach) {
-              st.attached = false;
-              st.mountpoint.clear();
-            }
+        [next, detach_first, stale](volume_state& st, job_result&) {
+          st.record = next;
+          if (detach_first) {
+            st.attached = false;
+            st.mountpoint.clear();
           }
-          publish(self);
-          if (r.error)
-            rp.deliver(std::move(r.error));
-          else
-            rp.deliver(stale);
+          return stale;
         });
-      return rp;
     },
   };
 }

@@ -25,6 +25,7 @@ struct volume_state {
   volume_record record;   // the committed state (what is on disk)
   bool exists = false;    // false before Create and after Remove
   bool attached = false;  // the backing store is attached
+  bool corrupt = false;   // its record could not be read: only Get and Remove work
   std::string mountpoint; // valid while attached
   std::string problem;    // a recovery or backend problem, shown in Get's Status
   uint64_t handled = 0;   // requests handled, for the REGISTRY's retire handshake

@@ -6,7 +6,17 @@ namespace actorvol {
 
 worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
   return {
-    [](atom::run, job& j) -> job_result { return j.run(); },
+    [](atom::run, job& j) -> job_result {
+      // A throwing adaptor fails its request; it never takes the worker down.
+      try {
+        return j.run();
+      } catch (const std::exception& e) {
+        return {make_error(ec::backend_failed, "", std::string{"internal error: "} + e.what()),
+                {}};
+      } catch (...) {
+        return {make_error(ec::backend_failed, "", "internal error"), {}};
+      }
+    },
   };
 }
 

@@ -27,7 +27,8 @@ caf::expected<size_t> plugin_system::start() {
   std::error_code fe;
   std::filesystem::create_directories(opts_.root / "volumes", fe);
   pool_ = sys_.spawn(worker_pool, opts_.workers);
-  volume_deps deps{pool_, {}, default_adaptors(opts_.root), store};
+  auto adaptors = opts_.adaptors ? opts_.adaptors : default_adaptors(opts_.root);
+  volume_deps deps{pool_, {}, adaptors, store};
   registry_ = sys_.spawn(actorvol::registry, deps);
   size_t recovered = 0;
   for (auto& loaded : store->load_all()) {

@@ -21,6 +21,7 @@ struct system_options {
   std::string scope = "local";
   size_t workers = 16;
   reconciler_options reconcile;  // off while reconcile.docker_socket is empty
+  CatalogPtr adaptors;           // the backends; default_adaptors(root) when empty
 };
 
 class plugin_system {

@@ -42,7 +42,7 @@ int serve(const config& cfg) {
   caf::actor_system sys{caf_cfg};
   reconciler_options reconcile{cfg.docker_socket, std::chrono::seconds(cfg.reconcile_interval),
                                std::chrono::seconds(cfg.reconcile_grace)};
-  plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers), reconcile}};
+  plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers), reconcile, {}}};
 
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(

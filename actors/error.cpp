@@ -51,6 +51,8 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
              + ": must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and be at most 255 bytes";
     case ec::unknown_option:
       return v + ": unknown option " + quoted(detail);
+    case ec::bad_option:
+      return v + ": bad option " + detail;
     case ec::no_such_volume:
       return v + " not found";
     case ec::options_conflict:

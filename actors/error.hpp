@@ -21,6 +21,7 @@ enum class ec : uint8_t {
   headers_too_large,  // detail: the limit
   invalid_name,       // volume: the offending name (escaped)
   unknown_option,     // detail: the option
+  bad_option,         // detail: "key=value: what is wrong"
   // -- semantic errors --
   no_such_volume,
   options_conflict,   // Create of an existing name with other Opts

@@ -5,6 +5,7 @@
 #include "actors/registry.hpp"
 #include "actors/worker.hpp"
 #include "adaptors/dir.hpp"
+#include "adaptors/mounted.hpp"
 
 #include <caf/all.hpp>
 
@@ -16,7 +17,10 @@ plugin_system::plugin_system(caf::actor_system& sys, system_options opts)
 
 CatalogPtr plugin_system::default_adaptors(const std::filesystem::path& root) {
   auto c = std::make_shared<catalog>();
-  c->add(std::make_shared<dir_adaptor>(root / "volumes"));
+  c->add(std::make_shared<dir_adaptor>(root / "volumes"));  // the default
+  c->add(std::make_shared<tmpfs_adaptor>(root, real_sys()));
+  c->add(std::make_shared<loop_adaptor>(root, real_sys()));
+  c->add(std::make_shared<passthrough_adaptor>(root, real_sys()));
   return c;
 }
 

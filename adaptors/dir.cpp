@@ -1,5 +1,7 @@
 #include "adaptors/dir.hpp"
 
+#include "adaptors/options.hpp"
+
 #include <system_error>
 
 namespace fs = std::filesystem;
@@ -14,13 +16,16 @@ fs::path dir_adaptor::data_dir(const std::string& name) const {
 }
 
 bool dir_adaptor::accepts(const volume_opts& opts) const {
-  return opts.empty();
+  for (auto& [key, value] : opts)
+    if (key != "uid" && key != "gid" && key != "mode")
+      return false;
+  return true;
 }
 
 caf::error dir_adaptor::validate(const volume_spec& v) const {
-  if (!v.opts.empty())
-    return make_error(ec::unknown_option, v.name, v.opts.begin()->first);
-  return caf::none;
+  if (auto err = options::only(v, {"uid", "gid", "mode"}))
+    return err;
+  return options::check_ownership(v);
 }
 
 caf::error dir_adaptor::create(const volume_spec& v) {
@@ -31,6 +36,10 @@ caf::error dir_adaptor::create(const volume_spec& v) {
   if (err)
     return make_error(ec::backend_failed, v.name,
                       "create of " + dir.string() + " failed: " + os_reason(err.value()));
+  if (auto e = options::apply_ownership(v, dir)) {
+    fs::remove_all(volumes_dir_ / v.name, err);
+    return e;
+  }
   return caf::none;
 }
 

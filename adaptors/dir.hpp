@@ -1,6 +1,7 @@
 #pragma once
 
-// The directory adaptor: a volume is a plain directory, ROOT/volumes/NAME/_data.
+// The directory adaptor: a volume is a plain directory, ROOT/volumes/NAME/_data, with
+// optional uid, gid and mode for it.
 
 #include "adaptors/adaptor.hpp"
 

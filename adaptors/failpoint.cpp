@@ -1,5 +1,7 @@
 #include "adaptors/failpoint.hpp"
 
+#include "adaptors/options.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -42,15 +44,7 @@ std::string errno_text(const std::string& msg) {
 
 std::string configure(const std::string& spec) {
   auto t = std::make_unique<table>();
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    auto end = spec.find(';', pos);
-    if (end == std::string::npos)
-      end = spec.size();
-    auto item = spec.substr(pos, end - pos);
-    pos = end + 1;
-    if (item.empty())
-      continue;
+  for (auto& item : options::split(spec, ';')) {
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
       return "failpoint \"" + item + "\": expected name=action";

@@ -1,0 +1,113 @@
+#include "adaptors/options.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+
+namespace actorvol::options {
+
+namespace {
+
+bool whole_number(const std::string& s, unsigned long max, unsigned long& out, int base = 10) {
+  if (s.empty() || s.size() > 12)
+    return false;
+  char* end = nullptr;
+  out = std::strtoul(s.c_str(), &end, base);
+  return *end == '\0' && out <= max && s[0] != '-' && s[0] != '+';
+}
+
+} // namespace
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> items;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(sep, pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > pos)
+      items.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return items;
+}
+
+caf::error only(const volume_spec& v, const std::set<std::string>& known) {
+  for (auto& [key, value] : v.opts)
+    if (known.count(key) == 0)
+      return make_error(ec::unknown_option, v.name, key);
+  return caf::none;
+}
+
+caf::error check_ownership(const volume_spec& v) {
+  unsigned long x;
+  for (auto key : {"uid", "gid"})
+    if (auto i = v.opts.find(key); i != v.opts.end() && !whole_number(i->second, 0xfffffffe, x))
+      return make_error(ec::bad_option, v.name,
+                        std::string{key} + "=" + i->second + ": must be a whole number");
+  if (auto i = v.opts.find("mode"); i != v.opts.end() && !whole_number(i->second, 07777, x, 8))
+    return make_error(ec::bad_option, v.name,
+                      "mode=" + i->second + ": must be an octal mode such as 0755");
+  return caf::none;
+}
+
+caf::error apply_ownership(const volume_spec& v, const std::filesystem::path& dir) {
+  auto get = [&](const char* key, int base) -> long {
+    auto i = v.opts.find(key);
+    return i == v.opts.end() ? -1 : static_cast<long>(std::strtoul(i->second.c_str(), nullptr, base));
+  };
+  auto uid = get("uid", 10), gid = get("gid", 10), mode = get("mode", 8);
+  if ((uid >= 0 || gid >= 0)
+      && ::chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0)
+    return make_error(ec::backend_failed, v.name,
+                      "chown of " + dir.string() + " failed: " + os_reason(errno));
+  if (mode >= 0 && ::chmod(dir.c_str(), static_cast<mode_t>(mode)) != 0)
+    return make_error(ec::backend_failed, v.name,
+                      "chmod of " + dir.string() + " failed: " + os_reason(errno));
+  return caf::none;
+}
+
+uint64_t parse_size(const std::string& text) {
+  if (text.empty())
+    return 0;
+  uint64_t unit = 1;
+  auto digits = text;
+  switch (text.back()) {
+    case 'k': case 'K': unit = 1ull << 10; break;
+    case 'm': case 'M': unit = 1ull << 20; break;
+    case 'g': case 'G': unit = 1ull << 30; break;
+    case 't': case 'T': unit = 1ull << 40; break;
+    default: break;
+  }
+  if (unit != 1)
+    digits.pop_back();
+  unsigned long n;
+  if (!whole_number(digits, 1ul << 40, n))
+    return 0;
+  return static_cast<uint64_t>(n) * unit;
+}
+
+mount_options parse_mount_options(const std::string& o) {
+  static const std::map<std::string, unsigned long> flags = {
+    {"ro", MS_RDONLY},       {"rw", 0},          {"bind", MS_BIND},
+    {"rbind", MS_BIND | MS_REC}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV},
+    {"noexec", MS_NOEXEC},   {"noatime", MS_NOATIME}, {"nodiratime", MS_NODIRATIME},
+    {"relatime", MS_RELATIME}, {"sync", MS_SYNCHRONOUS},
+  };
+  mount_options out;
+  for (auto& item : split(o, ',')) {
+    if (auto i = flags.find(item); i != flags.end()) {
+      out.flags |= i->second;
+    } else {
+      if (!out.data.empty())
+        out.data += ',';
+      out.data += item;
+    }
+  }
+  return out;
+}
+
+} // namespace actorvol::options

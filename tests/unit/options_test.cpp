@@ -1,0 +1,34 @@
+#include "adaptors/options.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+using namespace actorvol;
+
+TEST(OptionsParse, Sizes) {
+  EXPECT_EQ(options::parse_size("512"), 512u);
+  EXPECT_EQ(options::parse_size("8K"), 8u << 10);
+  EXPECT_EQ(options::parse_size("8m"), 8u << 20);
+  EXPECT_EQ(options::parse_size("2G"), 2ull << 30);
+  EXPECT_EQ(options::parse_size("1T"), 1ull << 40);
+  for (auto bad : {"", "G", "-1", "1.5G", "1GB", "x"})
+    EXPECT_EQ(options::parse_size(bad), 0u) << bad;
+}
+
+TEST(OptionsParse, MountOptionsSplitIntoFlagsAndData) {
+  auto o = options::parse_mount_options("ro,bind,size=64m,,nosuid,mode=0700");
+  EXPECT_EQ(o.flags, static_cast<unsigned long>(MS_RDONLY | MS_BIND | MS_NOSUID));
+  EXPECT_EQ(o.data, "size=64m,mode=0700");
+  EXPECT_EQ(options::parse_mount_options("").flags, 0u);
+}
+
+TEST(OptionsParse, Ownership) {
+  EXPECT_FALSE(options::check_ownership({"v", {{"uid", "0"}, {"gid", "100"}, {"mode", "0755"}}}));
+  EXPECT_FALSE(options::check_ownership({"v", {{"mode", "1777"}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"mode", "10000"}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"mode", "8"}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"uid", "abc"}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"gid", ""}}}));
+  EXPECT_EQ(render(options::only({"v", {{"uid", "1"}, {"zz", "1"}}}, {"uid"})),
+            "volume \"v\": unknown option \"zz\"");
+}

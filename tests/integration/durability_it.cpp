@@ -164,6 +164,24 @@ void check_after_restart(plugin& p, std::vector<client_run>& runs, const std::st
   }
 }
 
+// Runs 8 clients against a plugin on `root` for `millis`, then stops it with `sig`.
+std::vector<client_run> burst_then_stop(const std::string& root, unsigned seed, unsigned millis,
+                                        int sig, int& exit_status) {
+  std::vector<client_run> runs(8);
+  plugin p(root, {}, {});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c)
+    clients.emplace_back(
+      [&, c] { run_client(p.socket(), c, seed, stop, runs[static_cast<size_t>(c)]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(millis));
+  exit_status = p.stop(sig);
+  stop = true;
+  for (auto& t : clients)
+    t.join();
+  return runs;
+}
+
 } // namespace
 
 TEST(Durability, KillNineDuringABurstLosesNoAnsweredRequest) {
@@ -175,21 +193,9 @@ TEST(Durability, KillNineDuringABurstLosesNoAnsweredRequest) {
   for (unsigned seed = first; seed < first + rounds; ++seed) {
     temp_dir tmp;
     auto root = (tmp / "root").string();
-    std::vector<client_run> runs(8);
-    {
-      plugin p(root, {}, {});
-      std::atomic<bool> stop{false};
-      std::vector<std::thread> clients;
-      for (int c = 0; c < 8; ++c)
-        clients.emplace_back(
-          [&, c] { run_client(p.socket(), c, seed, stop, runs[static_cast<size_t>(c)]); });
-      std::mt19937 rng(seed);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
-      p.stop(SIGKILL);
-      stop = true;
-      for (auto& t : clients)
-        t.join();
-    }
+    std::mt19937 rng(seed);
+    int status = 0;
+    auto runs = burst_then_stop(root, seed, 50 + rng() % 250, SIGKILL, status);
     int answered = 0;
     for (auto& r : runs)
       answered += r.answered;
@@ -206,20 +212,9 @@ TEST(Durability, KillNineDuringABurstLosesNoAnsweredRequest) {
 TEST(Durability, SigtermUnderLoadLosesNothing) {
   temp_dir tmp;
   auto root = (tmp / "root").string();
-  std::vector<client_run> runs(8);
-  {
-    plugin p(root, {}, {});
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> clients;
-    for (int c = 0; c < 8; ++c)
-      clients.emplace_back(
-        [&, c] { run_client(p.socket(), c, 7, stop, runs[static_cast<size_t>(c)]); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_EQ(p.stop(SIGTERM), 0);
-    stop = true;
-    for (auto& t : clients)
-      t.join();
-  }
+  int status = -1;
+  auto runs = burst_then_stop(root, 7, 300, SIGTERM, status);
+  EXPECT_EQ(status, 0);
   plugin again(root, {}, {});
   check_after_restart(again, runs, "sigterm");
 }

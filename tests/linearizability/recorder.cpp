@@ -50,24 +50,8 @@ operation next_request(std::mt19937_64& rng, int client, int volumes) {
   return op;
 }
 
-const char* endpoint_of(op_kind k) {
-  switch (k) {
-    case op_kind::create:
-      return "/VolumeDriver.Create";
-    case op_kind::mount:
-      return "/VolumeDriver.Mount";
-    case op_kind::unmount:
-      return "/VolumeDriver.Unmount";
-    case op_kind::remove:
-      return "/VolumeDriver.Remove";
-    case op_kind::get:
-      return "/VolumeDriver.Get";
-    case op_kind::path:
-      return "/VolumeDriver.Path";
-    case op_kind::list:
-      return "/VolumeDriver.List";
-  }
-  return "";
+std::string endpoint_of(op_kind k) {
+  return std::string{"/VolumeDriver."} + to_string(k);
 }
 
 json body_of(const operation& op) {

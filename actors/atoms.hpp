@@ -23,5 +23,7 @@ using handle = caf::atom_constant<caf::atom("handle")>;
 using adopt = caf::atom_constant<caf::atom("adopt")>;
 using reconcile = caf::atom_constant<caf::atom("reconcile")>;
 using drop = caf::atom_constant<caf::atom("drop")>;
+using undo = caf::atom_constant<caf::atom("undo")>;
+using timeout = caf::atom_constant<caf::atom("timeout")>;
 
 } // namespace actorvol::atom

@@ -1,5 +1,7 @@
 #include "actors/gateway.hpp"
 
+#include "actors/log.hpp"
+
 #include <caf/all.hpp>
 
 namespace actorvol {
@@ -75,6 +77,25 @@ net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registr
           forward(self, registry, respond, nothing, atom::remove::value, std::move(req.name));
           return;
       }
+    },
+    [self, registry](atom::undo, api_request& req) {
+      if (req.ep != endpoint::mount)
+        return;  // Create and Remove stay done (and are idempotent); reads change nothing
+      log::write(log::level::warn, {{"event", "undo-mount"},
+                                    {"volume", req.name},
+                                    {"id", req.id},
+                                    {"result", "client went away before the answer"}});
+      auto name = req.name;
+      auto id = req.id;
+      self->request(registry, caf::infinite, atom::unmount::value, std::move(req.name),
+                    std::move(req.id))
+        .then([](atom::ok) {},
+              [name, id](caf::error& err) {
+                log::write(log::level::error, {{"event", "undo-mount"},
+                                               {"volume", name},
+                                               {"id", id},
+                                               {"result", render(err)}});
+              });
     },
   };
 }

@@ -121,6 +121,9 @@ using reconciler_actor = caf::typed_actor<
 /// the answer back to net/ through the responder. It never waits.
 using net_actor = caf::typed_actor<
   // Handles one request; the responder is called exactly once.
-  caf::reacts_to<atom::handle, api_request, api_responder>>;
+  caf::reacts_to<atom::handle, api_request, api_responder>,
+  // A request whose successful answer could not be delivered (the client went away):
+  // a Mount is undone, since Docker sends no Unmount for a Mount it never heard succeed.
+  caf::reacts_to<atom::undo, api_request>>;
 
 } // namespace actorvol

@@ -65,6 +65,8 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
       return v + ": " + detail;
     case ec::state_write_failed:
       return v + ": state write failed: " + detail;
+    case ec::timed_out:
+      return v + ": " + detail;
     case ec::docker_failed:
       return "docker engine: " + detail;
     case ec::shutting_down:

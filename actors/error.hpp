@@ -31,6 +31,7 @@ enum class ec : uint8_t {
   backend_failed,     // detail: "<what> failed: <reason>"
   state_write_failed,
   docker_failed,      // detail: what failed talking to the Docker Engine
+  timed_out,          // detail: "<operation> ... after N s"
   shutting_down,
 };
 

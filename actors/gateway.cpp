@@ -10,9 +10,10 @@ namespace {
 
 // Sends `xs` to the REGISTRY; `fill` puts a success into the reply; errors go in as they are.
 template <class Result, class... Ts>
-void forward(net_actor::pointer self, const registry_actor& registry, api_responder respond,
+void forward(net_actor::pointer self, const registry_actor& registry,
+             std::chrono::milliseconds limit, api_responder respond,
              void (*fill)(api_reply&, Result&), Ts&&... xs) {
-  self->request(registry, caf::infinite, std::forward<Ts>(xs)...)
+  self->request(registry, limit, std::forward<Ts>(xs)...)
     .then(
       [respond, fill](Result& result) {
         api_reply reply;
@@ -29,9 +30,9 @@ void forward(net_actor::pointer self, const registry_actor& registry, api_respon
 } // namespace
 
 net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registry,
-                                 std::string scope) {
+                                 std::string scope, std::chrono::milliseconds limit) {
   return {
-    [self, registry, scope](atom::handle, api_request& req, api_responder& respond) {
+    [self, registry, scope, limit](atom::handle, api_request& req, api_responder& respond) {
       void (*nothing)(api_reply&, atom::ok&) = [](api_reply&, atom::ok&) {};
       void (*mountpoint)(api_reply&, std::string&) = [](api_reply& r, std::string& mp) {
         r.mountpoint = std::move(mp);
@@ -47,34 +48,34 @@ net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registr
           return;
         }
         case endpoint::create:
-          forward(self, registry, respond, nothing, atom::create::value, std::move(req.name),
+          forward(self, registry, limit, respond, nothing, atom::create::value, std::move(req.name),
                   std::move(req.opts));
           return;
         case endpoint::get:
           forward(
-            self, registry, respond,
+            self, registry, limit, respond,
             +[](api_reply& r, volume_info& info) { r.volume = std::move(info); },
             atom::get::value, std::move(req.name));
           return;
         case endpoint::list:
           forward(
-            self, registry, respond,
+            self, registry, limit, respond,
             +[](api_reply& r, volume_infos& infos) { r.volumes = std::move(infos); },
             atom::list::value);
           return;
         case endpoint::mount:
-          forward(self, registry, respond, mountpoint, atom::mount::value,
+          forward(self, registry, limit, respond, mountpoint, atom::mount::value,
                   std::move(req.name), std::move(req.id));
           return;
         case endpoint::path:
-          forward(self, registry, respond, mountpoint, atom::path::value, std::move(req.name));
+          forward(self, registry, limit, respond, mountpoint, atom::path::value, std::move(req.name));
           return;
         case endpoint::unmount:
-          forward(self, registry, respond, nothing, atom::unmount::value, std::move(req.name),
+          forward(self, registry, limit, respond, nothing, atom::unmount::value, std::move(req.name),
                   std::move(req.id));
           return;
         case endpoint::remove:
-          forward(self, registry, respond, nothing, atom::remove::value, std::move(req.name));
+          forward(self, registry, limit, respond, nothing, atom::remove::value, std::move(req.name));
           return;
       }
     },

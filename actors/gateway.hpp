@@ -6,9 +6,13 @@
 
 #include "actors/interfaces.hpp"
 
+#include <chrono>
+
 namespace actorvol {
 
+/// `limit` bounds every request to the REGISTRY: the VOLUMEs answer within their own
+/// deadlines, so this is only a safety net (a state write that hangs while committing).
 net_actor::behavior_type gateway(net_actor::pointer self, registry_actor registry,
-                                 std::string scope);
+                                 std::string scope, std::chrono::milliseconds limit);
 
 } // namespace actorvol

@@ -14,6 +14,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 
 namespace actorvol {
@@ -21,12 +22,14 @@ namespace actorvol {
 /// The outcome of one blocking job.
 struct job_result {
   caf::error error;
-  std::string path;
+  std::string path;                           // the mountpoint, after an attach
+  std::map<std::string, std::string> status;  // the backend's status, read at the end
+  std::string problem;                        // a rollback that failed, for Get's Status
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
-  return f(caf::meta::type_name("job_result"), x.error, x.path);
+  return f(caf::meta::type_name("job_result"), x.error, x.path, x.status, x.problem);
 }
 
 /// A piece of blocking work (filesystem calls, mount(2), fsync) for a WORKER to run.
@@ -81,7 +84,10 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<atom::path>::with<std::string>,
   // Drops the uses recorded before this unix time (reconcile with Docker); replies with
   // the IDs dropped.
-  caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>>;
+  caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>,
+  // (From itself) the deadline of its request number N has passed: a queued request
+  // fails, a running one is abandoned (its job rolls back instead of committing).
+  caf::reacts_to<atom::timeout, uint64_t>>;
 
 /// The REGISTRY: owns the name -> VOLUME map, spawns and monitors VOLUMEs, never waits.
 using registry_actor = caf::typed_actor<

@@ -136,8 +136,8 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
         return;
       auto& e = i->second;
       e.last = std::move(s);
-      if (!e.last.exists && e.last.handled == e.sent) {
-        // No request is on its way to this VOLUME: retire it.
+      if (!e.last.exists && e.last.handled == e.sent && !e.last.busy) {
+        // No request is on its way to this VOLUME and no job of its runs: retire it.
         self->demonitor(e.actor.address());
         self->send_exit(e.actor, caf::exit_reason::user_shutdown);
         vols.erase(i);

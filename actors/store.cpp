@@ -120,34 +120,70 @@ caf::expected<volume_record> state_store::decode(const std::string& name,
   return r;
 }
 
-caf::error state_store::write(const volume_record& r) {
+caf::error state_store::write(const volume_record& r, const volume_record* previous) {
   if (auto err = injected(r.name))
     return err;
   auto tmp = dir_ / temp_dir_name / r.name;
   auto dst = dir_ / r.name;
-  auto fail = [&](int e) {
+  if (int e = write_synced(tmp, encode(r))) {
     std::error_code ignore;
     fs::remove(tmp, ignore);
     return make_error(ec::state_write_failed, r.name, os_reason(e));
-  };
-  if (int e = write_synced(tmp, encode(r)))
-    return fail(e);
-  if (::rename(tmp.c_str(), dst.c_str()) != 0)
-    return fail(errno);
-  if (int e = fsync_dir(dir_))
+  }
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) {
+    int e = errno;
+    std::error_code ignore;
+    fs::remove(tmp, ignore);
     return make_error(ec::state_write_failed, r.name, os_reason(e));
+  }
+  // The new record is in place but not yet durable: the answer must match what a crash
+  // would leave, so a failed sync puts the previous record back.
+  if (int e = sync_dir())
+    return roll_back(r.name, previous, e);
   return caf::none;
 }
 
-caf::error state_store::erase(const std::string& name) {
+caf::error state_store::erase(const std::string& name, const volume_record* previous) {
   if (auto err = injected(name))
     return err;
   auto dst = dir_ / name;
   if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
     return make_error(ec::state_write_failed, name, os_reason(errno));
-  if (int e = fsync_dir(dir_))
-    return make_error(ec::state_write_failed, name, os_reason(e));
+  if (int e = sync_dir()) {
+    if (previous == nullptr)
+      return make_error(ec::state_write_failed, name, "directory sync: " + os_reason(e));
+    return roll_back(name, previous, e);
+  }
   return caf::none;
+}
+
+int state_store::sync_dir() {
+  if (!failpoint::hit("state.sync_dir").empty())
+    return EIO;
+  return fsync_dir(dir_);
+}
+
+caf::error state_store::roll_back(const std::string& name, const volume_record* previous,
+                                  int why) {
+  auto failed = make_error(ec::state_write_failed, name, "directory sync: " + os_reason(why));
+  auto dst = dir_ / name;
+  int e = 0;
+  if (previous == nullptr) {
+    if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
+      e = errno;
+  } else {
+    auto tmp = dir_ / temp_dir_name / name;
+    e = write_synced(tmp, encode(*previous));
+    if (e == 0 && ::rename(tmp.c_str(), dst.c_str()) != 0)
+      e = errno;
+  }
+  if (e == 0)
+    e = sync_dir();
+  if (e == 0)
+    return failed;
+  return make_error(ec::state_write_failed, name,
+                    "directory sync: " + os_reason(why) + "; rollback failed: " + os_reason(e)
+                      + " (the record on disk may not match)");
 }
 
 std::vector<loaded_record> state_store::load_all(unsigned threads) {

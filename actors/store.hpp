@@ -31,24 +31,31 @@ public:
   /// Makes the state directory. Called once at start-up.
   caf::error init();
 
-  /// Atomically replaces the record of `r.name` (failpoint: state.write).
-  caf::error write(const volume_record& r);
+  /// Atomically replaces the record of `r.name` (failpoints: state.write, state.sync_dir).
+  /// `previous` is the record on disk now (nullptr: none). On an error the disk holds
+  /// `previous` again: a write whose rename landed but whose directory sync failed is
+  /// rolled back. Should that rollback fail too, the error says so ("rollback failed").
+  caf::error write(const volume_record& r, const volume_record* previous);
 
-  /// Deletes the record of `name` (failpoint: state.write).
-  caf::error erase(const std::string& name);
+  /// Deletes the record of `name` (failpoints: state.write, state.sync_dir); on an error
+  /// `previous` (the record being deleted) is on disk again, as with write(). With no
+  /// `previous` (an unreadable record), a failed sync is reported and a retry completes it.
+  caf::error erase(const std::string& name, const volume_record* previous);
 
   /// Reads every record; removes torn temp files. Uses up to `threads` readers.
   std::vector<loaded_record> load_all(unsigned threads = 4);
-
-  const std::filesystem::path& dir() const {
-    return dir_;
-  }
 
   /// The JSON form of a record, and back (used by tests and tools too).
   static std::string encode(const volume_record& r);
   static caf::expected<volume_record> decode(const std::string& name, const std::string& text);
 
 private:
+  // fsync of the state directory, behind the failpoint state.sync_dir.
+  int sync_dir();
+
+  // Makes the disk hold `previous` (or no record) again after a failed change.
+  caf::error roll_back(const std::string& name, const volume_record* previous, int why);
+
   // Parses a record; returns "" or what is wrong with it.
   static std::string parse(const std::string& name, const std::string& text, volume_record& out);
 

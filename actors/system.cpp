@@ -7,7 +7,13 @@
 #include "adaptors/dir.hpp"
 #include "adaptors/mounted.hpp"
 
+#include "adaptors/sys.hpp"
+
 #include <caf/all.hpp>
+
+#include <set>
+
+namespace fs = std::filesystem;
 
 namespace actorvol {
 
@@ -15,40 +21,78 @@ plugin_system::plugin_system(caf::actor_system& sys, system_options opts)
   : sys_(sys), opts_(std::move(opts)) {
 }
 
-CatalogPtr plugin_system::default_adaptors(const std::filesystem::path& root) {
+CatalogPtr plugin_system::default_adaptors(const std::filesystem::path& root,
+                                           const std::filesystem::path& host_root) {
   auto c = std::make_shared<catalog>();
   c->add(std::make_shared<dir_adaptor>(root / "volumes"));  // the default
   c->add(std::make_shared<tmpfs_adaptor>(root, real_sys()));
   c->add(std::make_shared<loop_adaptor>(root, real_sys()));
-  c->add(std::make_shared<passthrough_adaptor>(root, real_sys()));
+  c->add(std::make_shared<passthrough_adaptor>(root, real_sys(), host_root));
   return c;
 }
 
+namespace {
+
+// A crash between an attach and its record leaves a mount that no recorded use explains:
+// detach it. Volumes whose record is unreadable keep theirs (their uses are unknown).
+void detach_strays(const fs::path& root, const std::vector<loaded_record>& loaded) {
+  std::set<std::string> keep;
+  for (auto& l : loaded)
+    if (!l.record || l.record->total_uses() > 0)
+      keep.insert(l.name);
+  auto& sys = *real_sys();
+  auto volumes = (root / "volumes").string();
+  for (auto& mp : sys.mounts_under(volumes)) {
+    if (mp == volumes)
+      continue;
+    auto name = fs::path(mp).lexically_relative(volumes).begin()->string();
+    if (keep.count(name))
+      continue;
+    int e = sys.unmount(mp);
+    log::write(e ? log::level::error : log::level::warn,
+               {{"event", "recover"},
+                {"volume", name},
+                {"result", e ? "stray mount " + mp + " could not be detached: " + os_reason(e)
+                             : "detached stray mount " + mp + " (no recorded use)"}});
+  }
+}
+
+} // namespace
+
 caf::expected<size_t> plugin_system::start() {
+  std::error_code fe;
+  fs::create_directories(opts_.root, fe);
+  auto real = fs::canonical(opts_.root, fe);
+  if (fe)
+    return make_error(ec::state_write_failed, "",
+                      "cannot resolve --root " + opts_.root.string() + ": " + os_reason(fe.value()));
+  opts_.root = real;  // mount checks and deletion compare real paths only
   auto store = std::make_shared<state_store>(opts_.root / "state");
   if (auto err = store->init())
     return err;
-  std::error_code fe;
-  std::filesystem::create_directories(opts_.root / "volumes", fe);
-  pool_ = sys_.spawn(worker_pool, opts_.workers);
-  auto adaptors = opts_.adaptors ? opts_.adaptors : default_adaptors(opts_.root);
-  volume_deps deps{pool_, {}, adaptors, store};
+  fs::create_directories(opts_.root / "volumes", fe);
+  auto loaded = store->load_all();
+  detach_strays(opts_.root, loaded);
+  pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
+  auto adaptors = opts_.adaptors ? opts_.adaptors : default_adaptors(opts_.root, opts_.host_root);
+  volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits};
   registry_ = sys_.spawn(actorvol::registry, deps);
   size_t recovered = 0;
-  for (auto& loaded : store->load_all()) {
-    if (loaded.record) {
-      caf::anon_send(registry_, atom::adopt::value, std::move(*loaded.record), std::string{});
+  for (auto& l : loaded) {
+    if (l.record) {
+      caf::anon_send(registry_, atom::adopt::value, std::move(*l.record), std::string{});
     } else {
       // A corrupt record never stops start-up and never disappears: its volume reports it.
       log::write(log::level::error,
-                 {{"event", "recover"}, {"volume", loaded.name}, {"result", loaded.problem}});
+                 {{"event", "recover"}, {"volume", l.name}, {"result", l.problem}});
       volume_record placeholder;
-      placeholder.name = loaded.name;
-      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), loaded.problem);
+      placeholder.name = l.name;
+      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), l.problem);
     }
     ++recovered;
   }
-  gateway_ = sys_.spawn(actorvol::gateway, registry_, opts_.scope);
+  gateway_ = sys_.spawn(actorvol::gateway, registry_, opts_.scope,
+                        opts_.limits.long_ops + std::chrono::seconds(30));
   if (!opts_.reconcile.docker_socket.empty()) {
     probe_ = sys_.spawn<caf::detached>(docker_probe, opts_.reconcile.docker_socket);
     reconciler_ = sys_.spawn(actorvol::reconciler, registry_, probe_, opts_.reconcile);

@@ -7,6 +7,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/reconciler.hpp"
 #include "actors/store.hpp"
+#include "actors/volume.hpp"
 #include "adaptors/catalog.hpp"
 
 #include <caf/actor_system.hpp>
@@ -17,19 +18,23 @@
 namespace actorvol {
 
 struct system_options {
-  std::filesystem::path root;  // ROOT/state (records), ROOT/volumes (data)
+  std::filesystem::path root;  // ROOT/state (records), ROOT/volumes (data); made real at start
   std::string scope = "local";
-  size_t workers = 16;
+  size_t workers = 16;           // blocking workers kept warm
   reconciler_options reconcile;  // off while reconcile.docker_socket is empty
   CatalogPtr adaptors;           // the backends; default_adaptors(root) when empty
+  size_t max_workers = 1024;     // blocking workers at most (one per slow job in flight)
+  deadlines limits;              // per request, queueing included
+  std::filesystem::path host_root;  // where the host's / is seen (managed plugin), or empty
 };
 
 class plugin_system {
 public:
   plugin_system(caf::actor_system& sys, system_options opts);
 
-  /// Prepares ROOT, reads every record and spawns the actors. Returns the number of
-  /// volumes recovered, or an error.
+  /// Prepares ROOT (resolved to its real path), reads every record, detaches mounts under
+  /// ROOT/volumes that no recorded use explains, and spawns the actors. Returns the number
+  /// of volumes recovered, or an error.
   caf::expected<size_t> start();
 
   /// The NET actor: the door for requests from net/.
@@ -45,7 +50,13 @@ public:
   void stop();
 
   /// The adaptors every VOLUME chooses from (the place to add a backend).
-  static CatalogPtr default_adaptors(const std::filesystem::path& root);
+  static CatalogPtr default_adaptors(const std::filesystem::path& root,
+                                     const std::filesystem::path& host_root = {});
+
+  /// ROOT as resolved at start.
+  const std::filesystem::path& root() const {
+    return opts_.root;
+  }
 
 private:
   caf::actor_system& sys_;

@@ -73,11 +73,12 @@ struct volume_summary {
   volume_info info;
   bool exists = false;
   uint64_t handled = 0;  // requests this VOLUME has handled so far
+  bool busy = false;     // a job is in flight (perhaps an abandoned one)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
-  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled);
+  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy);
 }
 
 /// Checks Docker's volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 255 bytes.

@@ -1,34 +1,71 @@
 #pragma once
 
-// The VOLUME actor: one per volume. It owns the volume's whole state (one volume_record),
-// serializes Create/Mount/Unmount/Remove, and does every blocking step through a WORKER,
-// awaiting it so that its own order holds while other VOLUMEs go on.
+// The VOLUME actor: one per volume. It owns the volume's whole state (one volume_record)
+// and serializes Create/Mount/Unmount/Remove (and reconcile drops): each runs its blocking
+// step on a WORKER while later changes wait in the VOLUME's own queue. Get and Path never
+// wait: they are answered from the committed state. Every request has a deadline (Docker's:
+// 2 minutes for Create and Mount, 1 minute for the rest); a request still queued then fails,
+// a running one is abandoned and its job rolls back instead of committing.
 
 #include "actors/interfaces.hpp"
 #include "actors/store.hpp"
+#include "actors/volume_jobs.hpp"
 #include "adaptors/catalog.hpp"
 
+#include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace actorvol {
 
+/// How long a request may take, queueing included.
+struct deadlines {
+  std::chrono::milliseconds long_ops{std::chrono::minutes(2)};   // Create, Mount
+  std::chrono::milliseconds short_ops{std::chrono::minutes(1)};  // the rest
+};
+
 /// What a VOLUME is given to work with. Tests hand it mocks.
 struct volume_deps {
-  worker_actor worker;   // runs blocking jobs
-  summary_sink registry; // hears a summary after each request
-  CatalogPtr adaptors;   // picks the backend by options
-  StorePtr store;        // durable records
+  worker_actor worker;    // runs blocking jobs
+  summary_sink registry;  // hears a summary after each request
+  CatalogPtr adaptors;    // picks the backend by options
+  StorePtr store;         // durable records
+  jobs::vault vault;      // quarantine (empty root: none)
+  deadlines limits;
 };
 
 struct volume_state {
+  /// A change waiting for its turn.
+  struct pending {
+    uint64_t seq;
+    bool request;                 // a client's (with a deadline), or the VOLUME's own
+    std::function<void()> start;  // runs it; it calls finish(seq) when its job is done
+  };
+
   volume_record record;   // the committed state (what is on disk)
   bool exists = false;    // false before Create and after Remove
   bool attached = false;  // the backing store is attached
   bool corrupt = false;   // its record could not be read: only Get and Remove work
   std::string mountpoint; // valid while attached
-  std::string problem;    // a recovery or backend problem, shown in Get's Status
-  uint64_t handled = 0;   // requests handled, for the REGISTRY's retire handshake
+  std::string problem;    // a recovery, rollback or backend problem, shown in Get's Status
+  std::map<std::string, std::string> backend_status;  // the adaptor's, read after each job
+  std::chrono::steady_clock::time_point status_read_at;  // ... at this time
+  uint64_t handled = 0;   // requests answered, for the REGISTRY's retire handshake
+
+  uint64_t next_seq = 1;
+  uint64_t running = 0;                // the change whose job is in flight (0: none)
+  jobs::ticket_ptr ticket;             // ... and its ticket
+  std::deque<pending> queue;           // changes waiting for it
+  std::unordered_map<uint64_t, std::function<void(caf::error)>> unanswered;
+  bool dispatching = false;
+
+  /// A job is in flight (perhaps one whose request was abandoned).
+  bool busy() const {
+    return running != 0;
+  }
+
   volume_deps deps;
   static inline const char* name = "volume";
 };

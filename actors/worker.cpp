@@ -11,10 +11,13 @@ worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
       try {
         return j.run();
       } catch (const std::exception& e) {
-        return {make_error(ec::backend_failed, "", std::string{"internal error: "} + e.what()),
-                {}};
+        job_result r;
+        r.error = make_error(ec::backend_failed, "", std::string{"internal error: "} + e.what());
+        return r;
       } catch (...) {
-        return {make_error(ec::backend_failed, "", "internal error"), {}};
+        job_result r;
+        r.error = make_error(ec::backend_failed, "", "internal error");
+        return r;
       }
     },
   };
@@ -22,36 +25,56 @@ worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
 
 namespace {
 
-void dispatch(worker_actor::stateful_pointer<worker_pool_state> self) {
+using pool_ptr = worker_actor::stateful_pointer<worker_pool_state>;
+
+worker_actor grow(pool_ptr self) {
+  ++self->state.total;
+  // Linked: they go when the pool goes (a worker stuck in a hung mount goes when its call
+  // returns, or with the process).
+  return self->spawn<caf::detached + caf::linked>(blocking_worker);
+}
+
+void dispatch(pool_ptr self) {
   auto& st = self->state;
-  while (!st.idle.empty() && !st.queue.empty()) {
+  while (!st.queue.empty()) {
+    if (st.idle.empty() && st.total < st.max)
+      st.idle.push_back(grow(self));
+    if (st.idle.empty())
+      return;  // every one of `max` workers is busy: the job waits for the first free
     auto w = st.idle.back();
     st.idle.pop_back();
     auto p = std::move(st.queue.front());
     st.queue.pop_front();
     auto done = [self, w, promise = p.promise](job_result r) mutable {
       promise.deliver(std::move(r));
-      self->state.idle.push_back(w);
+      auto& st = self->state;
+      if (st.queue.empty() && st.idle.size() >= st.warm) {
+        --st.total;
+        self->unlink_from(w);
+        self->send_exit(w, caf::exit_reason::user_shutdown);
+      } else {
+        st.idle.push_back(w);
+      }
       dispatch(self);
     };
     self->request(w, caf::infinite, atom::run::value, std::move(p.work))
       .then([done](job_result& r) mutable { done(std::move(r)); },
-            [done](caf::error& err) mutable { done(job_result{std::move(err), {}}); });
+            [done](caf::error& err) mutable { {
+              job_result r;
+              r.error = std::move(err);
+              done(std::move(r));
+            } });
   }
 }
 
 } // namespace
 
-worker_actor::behavior_type
-worker_pool(worker_actor::stateful_pointer<worker_pool_state> self, size_t size) {
-  for (size_t i = 0; i < std::max<size_t>(size, 1); ++i)
-    self->state.idle.push_back(self->spawn<caf::detached>(blocking_worker));
-  // The workers are threads: they go when the pool goes.
-  auto workers = self->state.idle;
-  self->attach_functor([workers] {
-    for (auto& w : workers)
-      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-  });
+worker_actor::behavior_type worker_pool(pool_ptr self, size_t warm, size_t max) {
+  auto& st = self->state;
+  st.warm = std::max<size_t>(warm, 1);
+  st.max = std::max(max, st.warm);
+  for (size_t i = 0; i < st.warm; ++i)
+    st.idle.push_back(grow(self));
   return {
     [self](atom::run, job& j) -> caf::typed_response_promise<job_result> {
       auto rp = self->make_response_promise<job_result>();

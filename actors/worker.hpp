@@ -1,8 +1,9 @@
 #pragma once
 
 // The blocking WORKER pool: detached workers (each its own thread) behind one dispatcher
-// with the WORKER interface. A job waits in the dispatcher's queue until a worker is free,
-// so a slow job on one volume never blocks another volume's job while a worker is idle.
+// with the WORKER interface. It is elastic: a job that finds no idle worker gets a new one,
+// up to a high bound, so a slow attach on one volume never makes another volume's job wait
+// for a thread. Workers beyond the warm count end when they fall idle.
 
 #include "actors/interfaces.hpp"
 
@@ -19,15 +20,18 @@ struct worker_pool_state {
     caf::typed_response_promise<job_result> promise;
   };
   std::vector<worker_actor> idle;
-  std::deque<pending> queue;
+  std::deque<pending> queue;  // only while `max` workers are busy
+  size_t warm = 0;            // idle workers kept
+  size_t max = 0;             // workers at most
+  size_t total = 0;           // workers alive
   static inline const char* name = "worker-pool";
 };
 
 /// One blocking worker: runs each job on its own thread.
 worker_actor::behavior_type blocking_worker(worker_actor::pointer self);
 
-/// The pool's dispatcher, over `size` blocking workers it spawns (detached).
+/// The pool's dispatcher: keeps `warm` blocking workers (detached) and grows to `max`.
 worker_actor::behavior_type
-worker_pool(worker_actor::stateful_pointer<worker_pool_state> self, size_t size);
+worker_pool(worker_actor::stateful_pointer<worker_pool_state> self, size_t warm, size_t max);
 
 } // namespace actorvol

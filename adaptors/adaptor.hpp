@@ -12,6 +12,9 @@
 
 #include <caf/expected.hpp>
 
+#include <filesystem>
+#include <vector>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +55,15 @@ public:
 
   /// Reports backend details; problems are reported here, never thrown.
   virtual status_map status(const volume_spec& v) = 0;
+
+  /// Where this adaptor keeps the data of volume `name` (files or directories). The core
+  /// moves these to ROOT/quarantine/ instead of deleting them when a volume's record is
+  /// unreadable, or when a Create finds data left behind by an earlier crash. Must not
+  /// touch the disk.
+  virtual std::vector<std::filesystem::path> data_paths(const std::string& name) const {
+    (void) name;
+    return {};
+  }
 };
 
 using AdaptorPtr = std::shared_ptr<adaptor>;

@@ -5,6 +5,7 @@
 
 #include "adaptors/adaptor.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace actorvol {
@@ -23,6 +24,16 @@ public:
       if (a->accepts(opts))
         return a;
     return adaptors_.empty() ? nullptr : adaptors_.front();
+  }
+
+  /// Every place any adaptor may keep data of volume `name` (see adaptor::data_paths).
+  std::vector<std::filesystem::path> data_paths(const std::string& name) const {
+    std::vector<std::filesystem::path> out;
+    for (auto& a : adaptors_)
+      for (auto& p : a->data_paths(name))
+        if (std::find(out.begin(), out.end(), p) == out.end())
+          out.push_back(p);
+    return out;
   }
 
 private:

@@ -1,6 +1,7 @@
 #include "adaptors/dir.hpp"
 
 #include "adaptors/options.hpp"
+#include "adaptors/safe_fs.hpp"
 
 #include <system_error>
 
@@ -8,7 +9,8 @@ namespace fs = std::filesystem;
 
 namespace actorvol {
 
-dir_adaptor::dir_adaptor(fs::path volumes_dir) : volumes_dir_(std::move(volumes_dir)) {
+dir_adaptor::dir_adaptor(fs::path volumes_dir, SysPtr sys)
+  : volumes_dir_(std::move(volumes_dir)), sys_(std::move(sys)) {
 }
 
 fs::path dir_adaptor::data_dir(const std::string& name) const {
@@ -31,26 +33,34 @@ caf::error dir_adaptor::validate(const volume_spec& v) const {
 caf::error dir_adaptor::create(const volume_spec& v) {
   std::error_code err;
   auto dir = data_dir(v.name);
-  // A directory left by a create that crashed before its state was written is reused.
+  // Data left by an earlier crash was moved to quarantine by the VOLUME before this call.
   fs::create_directories(dir, err);
   if (err)
     return make_error(ec::backend_failed, v.name,
                       "create of " + dir.string() + " failed: " + os_reason(err.value()));
   if (auto e = options::apply_ownership(v, dir)) {
-    fs::remove_all(volumes_dir_ / v.name, err);
+    safe_fs::remove_tree(volumes_dir_ / v.name);
     return e;
   }
   return caf::none;
 }
 
 caf::error dir_adaptor::remove(const volume_spec& v) {
-  std::error_code err;
   auto dir = volumes_dir_ / v.name;
-  fs::remove_all(dir, err);
-  if (err)
+  // Something mounted inside (a bind by hand, a container's mount that leaked) is the
+  // user's: refuse before deleting anything.
+  if (auto m = sys_->mounts_under(dir.string()); !m.empty())
     return make_error(ec::backend_failed, v.name,
-                      "remove of " + dir.string() + " failed: " + os_reason(err.value()));
+                      "remove of " + dir.string() + " failed: " + m.front()
+                        + " is still mounted: " + os_reason(EBUSY));
+  if (int e = safe_fs::remove_tree(dir))
+    return make_error(ec::backend_failed, v.name,
+                      "remove of " + dir.string() + " failed: " + os_reason(e));
   return caf::none;
+}
+
+std::vector<fs::path> dir_adaptor::data_paths(const std::string& name) const {
+  return {volumes_dir_ / name};
 }
 
 caf::expected<std::string> dir_adaptor::mount(const volume_spec& v) {

@@ -19,6 +19,8 @@ struct action {
   enum kind_t { delay, error, panic } kind;
   long millis = 0;
   std::string message;
+  // "N*action" fires for the first N hits only; -1: every hit.
+  std::shared_ptr<std::atomic<long>> remaining;
 };
 
 using table = std::map<std::string, action>;
@@ -50,6 +52,15 @@ std::string configure(const std::string& spec) {
       return "failpoint \"" + item + "\": expected name=action";
     auto name = item.substr(0, eq);
     auto act = item.substr(eq + 1);
+    long times = -1;
+    if (auto star = act.find('*'); star != std::string::npos && star < act.find('(')) {
+      char* stop = nullptr;
+      auto count = act.substr(0, star);
+      times = std::strtol(count.c_str(), &stop, 10);
+      if (count.empty() || *stop != '\0' || times < 1)
+        return "failpoint \"" + item + "\": N*action takes a count of at least 1";
+      act = act.substr(star + 1);
+    }
     auto open = act.find('(');
     auto verb = act.substr(0, open);
     std::string arg;
@@ -58,7 +69,7 @@ std::string configure(const std::string& spec) {
         return "failpoint \"" + item + "\": missing ')'";
       arg = act.substr(open + 1, act.size() - open - 2);
     }
-    action a{action::panic, 0, {}};
+    action a{action::panic, 0, {}, std::make_shared<std::atomic<long>>(times)};
     if (verb == "delay") {
       char* stop = nullptr;
       a.kind = action::delay;
@@ -92,6 +103,12 @@ std::string hit(const char* name) {
   auto i = t->find(name);
   if (i == t->end())
     return {};
+  auto& left = *i->second.remaining;
+  for (long n = left.load(); n >= 0;)
+    if (n == 0)
+      return {};
+    else if (left.compare_exchange_weak(n, n - 1))
+      break;
   switch (i->second.kind) {
     case action::delay:
       std::this_thread::sleep_for(std::chrono::milliseconds(i->second.millis));

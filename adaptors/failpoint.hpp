@@ -3,6 +3,7 @@
 // Fault injection for tests: ACTORVOL_FAILPOINTS="adaptor.mount=delay(50);state.write=error(EIO)".
 // Actions: delay(ms) sleeps, then goes on; error(msg) makes the call fail with msg (an errno
 // name such as EIO becomes its OS reason); panic aborts the process (a crash at that point).
+// "N*action" (e.g. state.sync_dir=1*error(EIO)) fires for the first N hits only.
 // Unset failpoints cost one relaxed atomic load.
 
 #include <caf/error.hpp>

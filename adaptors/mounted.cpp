@@ -1,8 +1,11 @@
 #include "adaptors/mounted.hpp"
 
 #include "adaptors/options.hpp"
+#include "adaptors/safe_fs.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -20,6 +23,19 @@ caf::error failed(const volume_spec& v, const std::string& what, int err) {
   return make_error(ec::backend_failed, v.name, what + " failed: " + os_reason(err));
 }
 
+caf::error bad_size(const volume_spec& v) {
+  return make_error(ec::bad_option, v.name,
+                    "size=" + opt(v, "size")
+                      + ": must be N, NK, NM, NG or NT (at most 8388607T)");
+}
+
+// The last line of a helper's output, without trailing blanks.
+std::string trimmed(std::string out, int code) {
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+    out.pop_back();
+  return out.empty() ? "exit " + std::to_string(code) : out;
+}
+
 } // namespace
 
 // -- the common part --------------------------------------------------------------------
@@ -28,8 +44,16 @@ mounted_adaptor::mounted_adaptor(fs::path root, SysPtr sys)
   : root_(std::move(root)), sys_(std::move(sys)) {
 }
 
+fs::path mounted_adaptor::volume_dir(const std::string& name) const {
+  return root_ / "volumes" / name;
+}
+
 fs::path mounted_adaptor::target_of(const std::string& name) const {
-  return root_ / "volumes" / name / "_data";
+  return volume_dir(name) / "_data";
+}
+
+std::vector<fs::path> mounted_adaptor::data_paths(const std::string& name) const {
+  return {volume_dir(name)};
 }
 
 caf::error mounted_adaptor::create(const volume_spec& v) {
@@ -38,7 +62,7 @@ caf::error mounted_adaptor::create(const volume_spec& v) {
   if (err)
     return failed(v, "create of " + target_of(v.name).string(), err.value());
   if (auto e = make_store(v)) {
-    fs::remove_all(root_ / "volumes" / v.name, err);
+    safe_fs::remove_tree(volume_dir(v.name));
     return e;
   }
   return caf::none;
@@ -46,16 +70,17 @@ caf::error mounted_adaptor::create(const volume_spec& v) {
 
 caf::error mounted_adaptor::remove(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  if (sys_->is_mountpoint(target))
-    if (int e = sys_->unmount(target))
-      return failed(v, "unmount of " + target, e);
-  if (sys_->is_mountpoint(target))  // never delete through a mount (a bind of host data)
-    return failed(v, "unmount of " + target, EBUSY);
-  delete_store(v);
-  std::error_code err;
-  fs::remove_all(root_ / "volumes" / v.name, err);
-  if (err)
-    return failed(v, "remove of " + (root_ / "volumes" / v.name).string(), err.value());
+  if (int e = detach_all(*sys_, target))
+    return failed(v, "unmount of " + target, e);
+  // Never delete through a mount (a bind of host data): refuse before touching anything.
+  if (auto m = sys_->mounts_under(volume_dir(v.name).string()); !m.empty())
+    return failed(v, "remove of " + volume_dir(v.name).string() + " (" + m.front()
+                       + " is still mounted)",
+                  EBUSY);
+  if (auto e = delete_store(v))
+    return e;
+  if (int e = safe_fs::remove_tree(volume_dir(v.name)))
+    return failed(v, "remove of " + volume_dir(v.name).string(), e);
   return caf::none;
 }
 
@@ -66,8 +91,10 @@ caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
   if (!sys_->is_mountpoint(target)) {
     if (auto e = attach(v, target))
       return e;
+    if (!sys_->is_mountpoint(target))
+      return failed(v, "mount on " + target + " (nothing is mounted there after it)", EIO);
     if (auto e = options::apply_ownership(v, target)) {
-      sys_->unmount(target);
+      detach_all(*sys_, target);
       return e;
     }
   }
@@ -76,9 +103,7 @@ caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
 
 caf::error mounted_adaptor::unmount(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  if (!sys_->is_mountpoint(target))
-    return caf::none;
-  if (int e = sys_->unmount(target))
+  if (int e = detach_all(*sys_, target))
     return failed(v, "unmount of " + target, e);
   return caf::none;
 }
@@ -96,11 +121,10 @@ bool tmpfs_adaptor::accepts(const volume_opts& opts) const {
 }
 
 caf::error tmpfs_adaptor::validate(const volume_spec& v) const {
-  if (auto e = options::only(v, {"type", "o", "size", "uid", "gid", "mode"}))
+  if (auto e = options::only(v, {"type", "device", "o", "size", "uid", "gid", "mode"}))
     return e;
   if (v.opts.count("size") && options::parse_size(opt(v, "size")) == 0)
-    return make_error(ec::bad_option, v.name,
-                      "size=" + opt(v, "size") + ": must be N, NK, NM, NG or NT");
+    return bad_size(v);
   return options::check_ownership(v);
 }
 
@@ -108,7 +132,9 @@ caf::error tmpfs_adaptor::attach(const volume_spec& v, const std::string& target
   auto o = options::parse_mount_options(opt(v, "o"));
   if (v.opts.count("size"))
     o.data += (o.data.empty() ? "" : ",") + std::string{"size="} + opt(v, "size");
-  if (int e = sys_->mount("tmpfs", target, "tmpfs", o.flags, o.data))
+  // The local driver's form names the source `device=tmpfs`; it is only a label.
+  auto source = opt(v, "device").empty() ? std::string{"tmpfs"} : opt(v, "device");
+  if (int e = sys_->mount(source, target, "tmpfs", o.flags, o.data))
     return failed(v, "mount of tmpfs on " + target, e);
   return caf::none;
 }
@@ -124,8 +150,7 @@ caf::error loop_adaptor::validate(const volume_spec& v) const {
     return e;
   auto size = options::parse_size(opt(v, "size"));
   if (size == 0)
-    return make_error(ec::bad_option, v.name,
-                      "size=" + opt(v, "size") + ": must be N, NK, NM, NG or NT");
+    return bad_size(v);
   auto fstype = opt(v, "fs");
   if (!fstype.empty() && fstype != "ext4" && fstype != "xfs")
     return make_error(ec::bad_option, v.name, "fs=" + fstype + ": must be ext4 or xfs");
@@ -136,57 +161,77 @@ caf::error loop_adaptor::validate(const volume_spec& v) const {
   return options::check_ownership(v);
 }
 
+// Release 0.1 kept images at ROOT/images/NAME.img, which cannot hold names over 251 bytes.
+static fs::path legacy_image(const fs::path& root, const std::string& name) {
+  return root / "images" / (name + ".img");
+}
+
 fs::path loop_adaptor::image_of(const std::string& name) const {
-  return root_ / "images" / (name + ".img");
+  std::error_code err;
+  if (name.size() <= 251 && fs::exists(legacy_image(root_, name), err))
+    return legacy_image(root_, name);
+  return volume_dir(name) / "disk.img";
+}
+
+std::vector<fs::path> loop_adaptor::data_paths(const std::string& name) const {
+  auto paths = mounted_adaptor::data_paths(name);
+  if (name.size() <= 251)
+    paths.push_back(legacy_image(root_, name));
+  return paths;
 }
 
 caf::error loop_adaptor::make_store(const volume_spec& v) {
-  std::error_code err;
-  fs::create_directories(root_ / "images", err);
-  auto image = image_of(v.name).string();
-  int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  auto image = (volume_dir(v.name) / "disk.img").string();
+  auto size = options::parse_size(opt(v, "size"));
+  struct statvfs fsinfo {};
+  if (::statvfs(volume_dir(v.name).c_str(), &fsinfo) == 0) {
+    auto free = static_cast<uint64_t>(fsinfo.f_bavail) * fsinfo.f_frsize;
+    if (size > free)
+      return make_error(ec::bad_option, v.name,
+                        "size=" + opt(v, "size") + ": exceeds the free space of "
+                          + root_.string() + " (" + std::to_string(free >> 20) + " MiB)");
+  }
+  int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return failed(v, "create of " + image, errno);
-  auto size = static_cast<off_t>(options::parse_size(opt(v, "size")));
-  int rc = ::ftruncate(fd, size) == 0 ? 0 : errno;
+  int rc = ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
   ::close(fd);
-  if (rc) {
-    fs::remove(image, err);
+  if (rc)
     return failed(v, "sizing of " + image, rc);
-  }
   auto fstype = opt(v, "fs").empty() ? std::string{"ext4"} : opt(v, "fs");
   std::string out;
   std::vector<std::string> mkfs{"mkfs." + fstype, "-q"};
   if (fstype == "ext4")
     mkfs.insert(mkfs.end(), {"-F", "-m", "0"});
   mkfs.push_back(image);
-  if (int code = sys_->run(mkfs, out); code != 0) {
-    fs::remove(image, err);
+  if (int code = sys_->run(mkfs, out); code != 0)
     return make_error(ec::backend_failed, v.name,
-                      "mkfs." + fstype + " failed: " + (out.empty() ? "exit " + std::to_string(code) : out));
-  }
+                      "mkfs." + fstype + " failed: " + trimmed(out, code));
   return caf::none;
 }
 
-void loop_adaptor::delete_store(const volume_spec& v) {
-  std::error_code err;
-  fs::remove(image_of(v.name), err);
+caf::error loop_adaptor::delete_store(const volume_spec& v) {
+  auto legacy = legacy_image(root_, v.name);
+  if (v.name.size() <= 251 && ::unlink(legacy.c_str()) != 0 && errno != ENOENT)
+    return failed(v, "remove of " + legacy.string(), errno);
+  return caf::none;
 }
 
 caf::error loop_adaptor::attach(const volume_spec& v, const std::string& target) {
   // mount(8) finds a free loop device and frees it again on unmount (autoclear).
   std::string out;
   auto image = image_of(v.name).string();
-  if (int code = sys_->run({"mount", "-o", "loop", image, target}, out); code != 0) {
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
-      out.pop_back();
+  if (int code = sys_->run({"mount", "-o", "loop", "--", image, target}, out); code != 0)
     return make_error(ec::backend_failed, v.name,
-                      "mount of " + image + " failed: " + (out.empty() ? "exit " + std::to_string(code) : out));
-  }
+                      "mount of " + image + " failed: " + trimmed(out, code));
   return caf::none;
 }
 
 // -- passthrough (type/device/o, like the local driver) -----------------------------------
+
+passthrough_adaptor::passthrough_adaptor(fs::path root, SysPtr sys, fs::path host_root)
+  : mounted_adaptor(std::move(root), std::move(sys)), host_root_(std::move(host_root)) {
+}
 
 bool passthrough_adaptor::accepts(const volume_opts& opts) const {
   return opts.count("size") == 0
@@ -202,11 +247,37 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
   return options::check_ownership(v);
 }
 
+std::string passthrough_adaptor::device_path(const std::string& device) const {
+  if (host_root_.empty() || device.empty() || device[0] != '/')
+    return device;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
+  return (host_root_ / fs::path(device).relative_path()).string();
+}
+
 caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& target) {
   auto o = options::parse_mount_options(opt(v, "o"));
   auto type = opt(v, "type");
-  if (int e = sys_->mount(opt(v, "device"), target, type == "none" ? "" : type, o.flags, o.data))
-    return failed(v, "mount of " + opt(v, "device") + " on " + target, e);
+  auto device = device_path(opt(v, "device"));
+  auto what = "mount of " + opt(v, "device") + " on " + target;
+  if (!o.bind()) {
+    if (int e = sys_->mount(device, target, type == "none" ? "" : type, o.flags, o.data))
+      return failed(v, what, e);
+  } else {
+    // The kernel ignores ro, nosuid, ... on the first bind call: like mount(8) and the
+    // local driver, bind first, then remount the bind with the flags (this also makes a
+    // bind out of the read-only host root writable unless `ro` was asked for).
+    if (int e = sys_->mount(device, target, "", o.flags & (MS_BIND | MS_REC), ""))
+      return failed(v, what, e);
+    auto flags = MS_REMOUNT | MS_BIND | (o.flags & ~(MS_BIND | MS_REC));
+    if (int e = sys_->mount("", target, "", flags, "")) {
+      detach_all(*sys_, target);
+      return failed(v, "read-only remount of " + target, e);
+    }
+  }
+  if (o.propagation != 0)
+    if (int e = sys_->mount("", target, "", o.propagation, "")) {
+      detach_all(*sys_, target);
+      return failed(v, "propagation change of " + target, e);
+    }
   return caf::none;
 }
 

@@ -1,13 +1,17 @@
 #pragma once
 
 // Adaptors whose volumes are real mounts on ROOT/volumes/NAME/_data:
-//  - tmpfs_adaptor:       type=tmpfs [o=size=64m,...] [size=N]: a tmpfs, mounted on first use
-//                         (its data lives only while mounted, as with Docker's local driver);
-//  - loop_adaptor:        size=N[K|M|G|T] [fs=ext4|xfs]: an image file under ROOT/images,
-//                         formatted once and loop-mounted; writes past N fail with ENOSPC;
+//  - tmpfs_adaptor:       type=tmpfs [device=tmpfs] [o=size=64m,...] [size=N]: a tmpfs,
+//                         mounted on first use (its data lives only while mounted, as with
+//                         Docker's local driver);
+//  - loop_adaptor:        size=N[K|M|G|T] [fs=ext4|xfs]: an image file,
+//                         ROOT/volumes/NAME/disk.img, formatted once and loop-mounted;
+//                         writes past N fail with ENOSPC;
 //  - passthrough_adaptor: type=T device=D o=O: mount(D, _data, T, O), like the local driver
-//                         (e.g. type=none o=bind device=/srv/x).
-// All three also take uid, gid and mode for the volume's top directory.
+//                         (e.g. type=none o=bind device=/srv/x; a bind honours ro, nosuid,
+//                         ... through a remount, as mount(8) does).
+// All three also take uid, gid and mode for the volume's top directory. Detaching always
+// takes off every stacked mount and verifies it; deleting never crosses a mount.
 
 #include "adaptors/adaptor.hpp"
 #include "adaptors/sys.hpp"
@@ -25,14 +29,16 @@ public:
   caf::expected<std::string> mount(const volume_spec& v) override;
   caf::error unmount(const volume_spec& v) override;
   status_map status(const volume_spec& v) override;
+  std::vector<std::filesystem::path> data_paths(const std::string& name) const override;
 
 protected:
   /// Makes the backing store (beyond the mountpoint directory).
   virtual caf::error make_store(const volume_spec&) {
     return caf::none;
   }
-  /// Deletes the backing store.
-  virtual void delete_store(const volume_spec&) {
+  /// Deletes what the backing store keeps outside ROOT/volumes/NAME.
+  virtual caf::error delete_store(const volume_spec&) {
+    return caf::none;
   }
   /// Mounts the backing store on `target`.
   virtual caf::error attach(const volume_spec& v, const std::string& target) = 0;
@@ -40,6 +46,7 @@ protected:
   virtual const char* backend() const = 0;
 
   std::filesystem::path target_of(const std::string& name) const;
+  std::filesystem::path volume_dir(const std::string& name) const;
 
   std::filesystem::path root_;
   SysPtr sys_;
@@ -64,11 +71,14 @@ public:
   bool accepts(const volume_opts& opts) const override;
   caf::error validate(const volume_spec& v) const override;
 
+  /// The image of volume `name`: ROOT/volumes/NAME/disk.img, or for a volume made by
+  /// release 0.1, ROOT/images/NAME.img when that file exists.
   std::filesystem::path image_of(const std::string& name) const;
+  std::vector<std::filesystem::path> data_paths(const std::string& name) const override;
 
 protected:
   caf::error make_store(const volume_spec& v) override;
-  void delete_store(const volume_spec& v) override;
+  caf::error delete_store(const volume_spec& v) override;
   caf::error attach(const volume_spec& v, const std::string& target) override;
   const char* backend() const override {
     return "loop";
@@ -77,7 +87,10 @@ protected:
 
 class passthrough_adaptor : public mounted_adaptor {
 public:
-  using mounted_adaptor::mounted_adaptor;
+  /// `host_root`: where the host's / is seen (a managed plugin runs in its own rootfs);
+  /// an absolute device= path is resolved below it. Empty: device paths are used as given.
+  passthrough_adaptor(std::filesystem::path root, SysPtr sys,
+                      std::filesystem::path host_root = {});
   bool accepts(const volume_opts& opts) const override;
   caf::error validate(const volume_spec& v) const override;
 
@@ -86,6 +99,11 @@ protected:
   const char* backend() const override {
     return "passthrough";
   }
+
+private:
+  std::string device_path(const std::string& device) const;
+
+  std::filesystem::path host_root_;
 };
 
 } // namespace actorvol

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <limits>
 #include <map>
 
 namespace actorvol::options {
@@ -73,34 +74,60 @@ caf::error apply_ownership(const volume_spec& v, const std::filesystem::path& di
 uint64_t parse_size(const std::string& text) {
   if (text.empty())
     return 0;
-  uint64_t unit = 1;
+  unsigned shift = 0;
   auto digits = text;
   switch (text.back()) {
-    case 'k': case 'K': unit = 1ull << 10; break;
-    case 'm': case 'M': unit = 1ull << 20; break;
-    case 'g': case 'G': unit = 1ull << 30; break;
-    case 't': case 'T': unit = 1ull << 40; break;
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    case 't': case 'T': shift = 40; break;
     default: break;
   }
-  if (unit != 1)
+  if (shift != 0)
     digits.pop_back();
   unsigned long n;
-  if (!whole_number(digits, 1ul << 40, n))
+  if (!whole_number(digits, ~0ul, n) || n == 0)
     return 0;
-  return static_cast<uint64_t>(n) * unit;
+  if (n > (std::numeric_limits<uint64_t>::max() >> 1) >> shift)
+    return 0;  // would overflow (or not fit off_t)
+  return static_cast<uint64_t>(n) << shift;
+}
+
+bool mount_options::bind() const {
+  return (flags & MS_BIND) != 0;
 }
 
 mount_options parse_mount_options(const std::string& o) {
-  static const std::map<std::string, unsigned long> flags = {
-    {"ro", MS_RDONLY},       {"rw", 0},          {"bind", MS_BIND},
-    {"rbind", MS_BIND | MS_REC}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV},
-    {"noexec", MS_NOEXEC},   {"noatime", MS_NOATIME}, {"nodiratime", MS_NODIRATIME},
-    {"relatime", MS_RELATIME}, {"sync", MS_SYNCHRONOUS},
+  // The words Docker's local driver (moby/sys/mount) knows: {clears?, flag}.
+  static const std::map<std::string, std::pair<bool, unsigned long>> flags = {
+    {"defaults", {false, 0}},          {"ro", {false, MS_RDONLY}},
+    {"rw", {true, MS_RDONLY}},         {"suid", {true, MS_NOSUID}},
+    {"nosuid", {false, MS_NOSUID}},    {"dev", {true, MS_NODEV}},
+    {"nodev", {false, MS_NODEV}},      {"exec", {true, MS_NOEXEC}},
+    {"noexec", {false, MS_NOEXEC}},    {"sync", {false, MS_SYNCHRONOUS}},
+    {"async", {true, MS_SYNCHRONOUS}}, {"dirsync", {false, MS_DIRSYNC}},
+    {"mand", {false, MS_MANDLOCK}},    {"nomand", {true, MS_MANDLOCK}},
+    {"atime", {true, MS_NOATIME}},     {"noatime", {false, MS_NOATIME}},
+    {"diratime", {true, MS_NODIRATIME}}, {"nodiratime", {false, MS_NODIRATIME}},
+    {"bind", {false, MS_BIND}},        {"rbind", {false, MS_BIND | MS_REC}},
+    {"relatime", {false, MS_RELATIME}}, {"norelatime", {true, MS_RELATIME}},
+    {"strictatime", {false, MS_STRICTATIME}}, {"nostrictatime", {true, MS_STRICTATIME}},
+  };
+  static const std::map<std::string, unsigned long> propagation = {
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
   };
   mount_options out;
   for (auto& item : split(o, ',')) {
     if (auto i = flags.find(item); i != flags.end()) {
-      out.flags |= i->second;
+      if (i->second.first)
+        out.flags &= ~i->second.second;
+      else
+        out.flags |= i->second.second;
+    } else if (auto p = propagation.find(item); p != propagation.end()) {
+      out.propagation = p->second;
     } else {
       if (!out.data.empty())
         out.data += ',';

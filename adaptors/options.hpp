@@ -24,13 +24,18 @@ caf::error check_ownership(const volume_spec& v);
 /// Applies uid, gid and mode, when present, to `dir`.
 caf::error apply_ownership(const volume_spec& v, const std::filesystem::path& dir);
 
-/// Parses a size: N, NK, NM, NG or NT (powers of 1024); 0 on a bad text.
+/// Parses a size: N, NK, NM, NG or NT (powers of 1024); 0 on a bad text or a size that
+/// does not fit in 63 bits.
 uint64_t parse_size(const std::string& text);
 
-/// Mount flags and the rest of a comma-separated option list, e.g. "ro,bind,size=64m".
+/// A comma-separated mount option list, e.g. "ro,bind,size=64m", read the way Docker's
+/// local driver reads it: flags it knows (set or cleared, the last word wins), a
+/// propagation type, and the rest for the filesystem.
 struct mount_options {
-  unsigned long flags = 0;
-  std::string data;  // what mount(2) passes to the filesystem
+  unsigned long flags = 0;        // MS_* flags for mount(2)
+  unsigned long propagation = 0;  // MS_SHARED, MS_SLAVE, ... (|MS_REC), applied after
+  std::string data;               // what mount(2) passes to the filesystem
+  bool bind() const;              // a bind mount (bind or rbind)
 };
 mount_options parse_mount_options(const std::string& o);
 

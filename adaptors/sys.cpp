@@ -1,13 +1,19 @@
 #include "adaptors/sys.hpp"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+
+extern char** environ;
 
 namespace actorvol {
 
@@ -18,65 +24,113 @@ std::string unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
+      int v = 0;
+      bool octal = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        octal = octal && c >= '0' && c <= '7';
+        v = v * 8 + (c - '0');
+      }
+      if (octal) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
     }
+    out += s[i];
   }
   return out;
+}
+
+// The mount ID of `path` (not following a final symlink); false when it cannot be read.
+bool mount_id(const std::string& path, uint64_t& id, dev_t& dev) {
+  struct statx sx {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID,
+              &sx) != 0)
+    return false;
+  id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
+  dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  return true;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 class real_sys_calls : public sys_calls {
 public:
   int mount(const std::string& source, const std::string& target, const std::string& type,
             unsigned long flags, const std::string& data) override {
-    int rc = ::mount(source.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(),
-                     flags, data.empty() ? nullptr : data.c_str());
+    int rc = ::mount(source.empty() ? nullptr : source.c_str(), target.c_str(),
+                     type.empty() ? nullptr : type.c_str(), flags,
+                     data.empty() ? nullptr : data.c_str());
     return rc == 0 ? 0 : errno;
   }
 
   int unmount(const std::string& target) override {
-    return ::umount2(target.c_str(), 0) == 0 ? 0 : errno;
+    return ::umount2(target.c_str(), UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
   }
 
   bool is_mountpoint(const std::string& path) override {
+    uint64_t id = 0, parent = 0;
+    dev_t dev = 0, parent_dev = 0;
+    if (!mount_id(path, id, dev) || !mount_id(parent_of(path), parent, parent_dev))
+      return false;
+    if (id != 0 && parent != 0)
+      return id != parent;
+    return dev != parent_dev;  // kernels before 5.8: a bind on the same device is missed
+  }
+
+  std::vector<std::string> mounts_under(const std::string& dir) override {
+    std::vector<std::string> out;
     std::ifstream in("/proc/self/mountinfo");
     std::string line;
     while (std::getline(in, line)) {
       std::istringstream fields(line);
       std::string id, parent, dev, root, mount_point;
       fields >> id >> parent >> dev >> root >> mount_point;
-      if (unescape(mount_point) == path)
-        return true;
+      auto mp = unescape(mount_point);
+      if (mp == dir || (mp.size() > dir.size() && mp.compare(0, dir.size(), dir) == 0
+                        && (dir == "/" || mp[dir.size()] == '/')))
+        out.push_back(mp);
     }
-    return false;
+    // Deepest (and, for stacked mounts, latest) first: the order to detach them in.
+    std::reverse(out.begin(), out.end());
+    std::stable_sort(out.begin(), out.end(),
+                     [](auto& a, auto& b) { return a.size() > b.size(); });
+    return out;
   }
 
   int run(const std::vector<std::string>& argv, std::string& output) override {
+    // Everything is built before the spawn: the child only runs async-signal-safe code.
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       output = "pipe failed";
       return -1;
     }
-    auto pid = ::fork();
-    if (pid < 0) {
-      ::close(fds[0]);
-      ::close(fds[1]);
-      output = "fork failed";
-      return -1;
-    }
-    if (pid == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    // No socket, state file or other descriptor of ours reaches a helper.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    pid_t pid = -1;
+    int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      output = argv[0] + (rc == ENOENT ? std::string{" not found"} : " could not be started");
+      return rc == ENOENT ? 127 : -1;
+    }
     char buf[4096];
     ssize_t n;
     while ((n = ::read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
@@ -86,11 +140,8 @@ public:
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFEXITED(status)) {
-      if (WEXITSTATUS(status) == 127 && output.empty())
-        output = argv[0] + " not found";
+    if (WIFEXITED(status))
       return WEXITSTATUS(status);
-    }
     return 128 + WTERMSIG(status);
   }
 };
@@ -100,6 +151,14 @@ public:
 SysPtr real_sys() {
   static auto instance = std::make_shared<real_sys_calls>();
   return instance;
+}
+
+int detach_all(sys_calls& sys, const std::string& target) {
+  // Stacked mounts (e.g. a tmpfs mounted twice) come off one per call.
+  for (int i = 0; i < 64 && sys.is_mountpoint(target); ++i)
+    if (int e = sys.unmount(target))
+      return e;
+  return sys.is_mountpoint(target) ? EBUSY : 0;
 }
 
 } // namespace actorvol

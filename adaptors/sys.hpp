@@ -1,7 +1,7 @@
 #pragma once
 
-// The system calls the mounting adaptors make, behind an interface (so tests can inject
-// EBUSY), each returning 0 or an errno.
+// The system calls the mounting adaptors make, behind an interface, each returning 0 or an
+// errno. Mount checks compare mount IDs (statx STATX_MNT_ID), never path strings.
 
 #include <memory>
 #include <string>
@@ -17,14 +17,19 @@ public:
   virtual int mount(const std::string& source, const std::string& target,
                     const std::string& type, unsigned long flags, const std::string& data) = 0;
 
-  /// umount2(2) of `target`.
+  /// umount2(2) of `target` (one mount: stacked mounts need one call each).
   virtual int unmount(const std::string& target) = 0;
 
-  /// Whether `path` is a mount point (per /proc/self/mountinfo).
+  /// Whether `path` itself is a mount point: its mount ID differs from its parent's. A
+  /// symlink is never one (it is not followed).
   virtual bool is_mountpoint(const std::string& path) = 0;
 
-  /// Runs a program (argv[0] looked up in PATH) and waits; returns its exit code, or -1
-  /// with `output` saying why. `output` gets its stderr and stdout.
+  /// The mount points at or below the real path `dir`, deepest first.
+  virtual std::vector<std::string> mounts_under(const std::string& dir) = 0;
+
+  /// Runs a program (argv[0] looked up in PATH) with stdin from /dev/null and no other
+  /// inherited file descriptor, and waits; returns its exit code, or -1 with `output`
+  /// saying why. `output` gets its stderr and stdout.
   virtual int run(const std::vector<std::string>& argv, std::string& output) = 0;
 };
 
@@ -32,5 +37,9 @@ using SysPtr = std::shared_ptr<sys_calls>;
 
 /// The real system calls.
 SysPtr real_sys();
+
+/// Detaches every mount stacked on `target` and verifies that none is left. Returns 0 or
+/// the errno of the failure (EBUSY when a mount stays).
+int detach_all(sys_calls& sys, const std::string& target);
 
 } // namespace actorvol

@@ -22,6 +22,15 @@ std::string usage_text() {
          "  --reconcile-grace SECS     minimum age of a use     ACTORVOL_RECONCILE_GRACE (120)\n"
          "                             before it may be dropped\n"
          "  --workers N                blocking worker threads  ACTORVOL_WORKERS (16)\n"
+         "                             kept warm\n"
+         "  --max-workers N            blocking worker threads  ACTORVOL_MAX_WORKERS (1024)\n"
+         "                             at most (one per slow backend call in flight)\n"
+         "  --mount-timeout SECS       deadline of Create and   ACTORVOL_MOUNT_TIMEOUT (120)\n"
+         "                             Mount (Docker's own)\n"
+         "  --op-timeout SECS          deadline of the other    ACTORVOL_OP_TIMEOUT (60)\n"
+         "                             requests (Docker's own)\n"
+         "  --host-root DIR            where the host's / is    ACTORVOL_HOST_ROOT\n"
+         "                             mounted (managed plugin): device= paths resolve there\n"
          "  --max-connections N        served at once           ACTORVOL_MAX_CONNECTIONS (256)\n"
          "  --idle-timeout SECS        close idle connections   ACTORVOL_IDLE_TIMEOUT (60)\n"
          "  --help                     print this and exit\n"
@@ -86,6 +95,10 @@ std::vector<option> options() {
      number(&config::reconcile_interval, 1)},
     {"--reconcile-grace", "ACTORVOL_RECONCILE_GRACE", number(&config::reconcile_grace, 0)},
     {"--workers", "ACTORVOL_WORKERS", number(&config::workers, 1)},
+    {"--max-workers", "ACTORVOL_MAX_WORKERS", number(&config::max_workers, 1)},
+    {"--mount-timeout", "ACTORVOL_MOUNT_TIMEOUT", number(&config::mount_timeout, 1)},
+    {"--op-timeout", "ACTORVOL_OP_TIMEOUT", number(&config::op_timeout, 1)},
+    {"--host-root", "ACTORVOL_HOST_ROOT", text(&config::host_root)},
     {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
     {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
   };

@@ -17,7 +17,11 @@ struct config {
   std::string docker_socket;       // empty: no reconcile with Docker
   long reconcile_interval = 60;    // seconds
   long reconcile_grace = 120;      // seconds
-  long workers = 16;               // blocking worker threads
+  long workers = 16;               // blocking worker threads kept warm
+  long max_workers = 1024;         // blocking worker threads at most
+  long mount_timeout = 120;        // seconds for Create and Mount (Docker's own)
+  long op_timeout = 60;            // seconds for the other requests (Docker's own)
+  std::string host_root;           // where the host's / is seen (managed plugin), or empty
   long max_connections = 256;      // connections served at once; more wait to be accepted
   long idle_timeout = 60;          // seconds before an idle connection is closed
 };

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #ifndef ACTORVOL_VERSION
 #define ACTORVOL_VERSION "0.0.0"
@@ -42,7 +43,15 @@ int serve(const config& cfg) {
   caf::actor_system sys{caf_cfg};
   reconciler_options reconcile{cfg.docker_socket, std::chrono::seconds(cfg.reconcile_interval),
                                std::chrono::seconds(cfg.reconcile_grace)};
-  plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers), reconcile, {}}};
+  system_options sys_opts;
+  sys_opts.root = cfg.root;
+  sys_opts.scope = cfg.scope;
+  sys_opts.workers = static_cast<size_t>(cfg.workers);
+  sys_opts.max_workers = static_cast<size_t>(cfg.max_workers);
+  sys_opts.reconcile = reconcile;
+  sys_opts.limits = {std::chrono::seconds(cfg.mount_timeout), std::chrono::seconds(cfg.op_timeout)};
+  sys_opts.host_root = cfg.host_root;
+  plugin_system actors{sys, sys_opts};
 
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(
@@ -65,7 +74,7 @@ int serve(const config& cfg) {
   }
   log::write(log::level::info, {{"event", "start"},
                                 {"socket", cfg.socket},
-                                {"root", cfg.root},
+                                {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
 
@@ -80,6 +89,15 @@ int serve(const config& cfg) {
   ioc.run();  // returns when the socket is closed and the last answer is written
 
   actors.stop();
+  // Every answer is written and every change durable. A backend call that hangs past its
+  // deadline holds a worker thread that would keep the actor system from closing: bound
+  // the wait, then leave without it.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    log::write(log::level::warn, {{"event", "stopped"},
+                                  {"result", "a backend call is still hung; exiting anyway"}});
+    std::_Exit(0);
+  }).detach();
   log::write(log::level::info, {{"event", "stopped"}});
   return 0;
 }

@@ -253,7 +253,7 @@ public:
     store_ = std::make_shared<state_store>(dir_.path() / "state");
     store_->init();
     worker_ = sys_->spawn(mock_worker, this);
-    registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_});
+    registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_, {}, {}});
     track(caf::actor_cast<caf::strong_actor_ptr>(registry_));
     track(caf::actor_cast<caf::strong_actor_ptr>(worker_));
     sched_->run();
@@ -657,8 +657,9 @@ private:
     return std::find(jobs.begin(), jobs.end(), static_cast<caf::resumable*>(vol)) != jobs.end();
   }
 
+  // A job of this VOLUME is in flight (its later changes wait in its own queue).
   static bool awaiting(volume_impl* vol) {
-    return vol->has_behavior() && &vol->current_behavior() != &vol->bhvr_stack().back();
+    return vol->state.busy() || !vol->state.queue.empty();
   }
 
   std::string name_of(volume_impl* vol) {

@@ -72,7 +72,7 @@ TEST(Options, BadValuesAreRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "u"}, {"Opts", {{"uid", "-1"}}}})),
             "volume \"u\": bad option uid=-1: must be a whole number");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "s"}, {"Opts", {{"size", "lots"}}}})),
-            "volume \"s\": bad option size=lots: must be N, NK, NM, NG or NT");
+            "volume \"s\": bad option size=lots: must be N, NK, NM, NG or NT (at most 8388607T)");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create",
                           {{"Name", "t"}, {"Opts", {{"type", "tmpfs"}, {"colour", "red"}}}})),
             "volume \"t\": unknown option \"colour\"");
@@ -107,7 +107,7 @@ TEST(Options, SizeIsAHardLimitOnALoopDevice) {
   plugin p;
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "q"}, {"Opts", {{"size", "8M"}}}})),
             "");
-  EXPECT_EQ(fs::file_size(p.root() + "/images/q.img"), 8u << 20);
+  EXPECT_EQ(fs::file_size(p.root() + "/volumes/q/disk.img"), 8u << 20);
   auto target = p.root() + "/volumes/q/_data";
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "q"}, {"ID", "a"}})), "");
   EXPECT_TRUE(is_mountpoint(target));
@@ -122,7 +122,7 @@ TEST(Options, SizeIsAHardLimitOnALoopDevice) {
             std::string::npos);
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "q"}, {"ID", "b"}})), "");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "q"}})), "");
-  EXPECT_FALSE(fs::exists(p.root() + "/images/q.img"));
+  EXPECT_FALSE(fs::exists(p.root() + "/volumes/q/disk.img"));
 }
 
 TEST(Options, PassThroughBindLikeTheLocalDriver) {

@@ -31,18 +31,18 @@ TEST_F(Store, EncodeDecodeRoundTrip) {
 }
 
 TEST_F(Store, WriteLoadErase) {
-  ASSERT_FALSE(store.write(db));
+  ASSERT_FALSE(store.write(db, nullptr));
   auto loaded = store.load_all();
   ASSERT_EQ(loaded.size(), 1u);
   ASSERT_TRUE(loaded[0].record);
   EXPECT_EQ(*loaded[0].record, db);
-  ASSERT_FALSE(store.erase("db"));
+  ASSERT_FALSE(store.erase("db", &db));
   EXPECT_TRUE(store.load_all().empty());
-  EXPECT_FALSE(store.erase("db")) << "erasing a missing record is no error";
+  EXPECT_FALSE(store.erase("db", &db)) << "erasing a missing record is no error";
 }
 
 TEST_F(Store, TornTempFilesAreIgnoredAndRemoved) {
-  ASSERT_FALSE(store.write(db));
+  ASSERT_FALSE(store.write(db, nullptr));
   std::ofstream(tmp / "state/.tmp/db") << "{\"name\":\"db\",\"op";
   auto loaded = store.load_all();
   ASSERT_EQ(loaded.size(), 1u);
@@ -63,14 +63,14 @@ TEST_F(Store, CorruptRecordsAreReportedNotDropped) {
 }
 
 TEST_F(Store, FailedWriteLeavesTheOldRecord) {
-  ASSERT_FALSE(store.write(db));
+  ASSERT_FALSE(store.write(db, nullptr));
   ASSERT_EQ(failpoint::configure("state.write=error(EIO)"), "");
   auto next = db;
   next.uses["id2"] = 1;
-  auto err = store.write(next);
+  auto err = store.write(next, &db);
   ASSERT_TRUE(err);
   EXPECT_EQ(render(err), "volume \"db\": state write failed: input/output error");
-  EXPECT_TRUE(store.erase("db"));
+  EXPECT_TRUE(store.erase("db", &db));
   failpoint::configure("");
   auto loaded = store.load_all();
   ASSERT_EQ(loaded.size(), 1u);
@@ -80,7 +80,7 @@ TEST_F(Store, FailedWriteLeavesTheOldRecord) {
 TEST_F(Store, LongestNameFits) {
   auto r = db;
   r.name = std::string(255, 'n');
-  ASSERT_FALSE(store.write(r));
+  ASSERT_FALSE(store.write(r, nullptr));
   auto loaded = store.load_all();
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_EQ(loaded[0].record->name, r.name);
@@ -90,7 +90,7 @@ TEST_F(Store, LoadsManyRecordsInParallel) {
   for (int i = 0; i < 1500; ++i) {
     auto r = db;
     r.name = "v" + std::to_string(i);
-    ASSERT_FALSE(store.write(r));
+    ASSERT_FALSE(store.write(r, nullptr));
   }
   auto loaded = store.load_all(4);
   ASSERT_EQ(loaded.size(), 1500u);

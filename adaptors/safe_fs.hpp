@@ -1,0 +1,34 @@
+#pragma once
+
+// Deleting and setting aside a volume's data without ever reaching the user's other data:
+// nothing here follows a symlink or crosses into another mount (like `rm --one-file-system`,
+// but refusing instead of skipping), and nothing is moved while something under it is
+// mounted.
+
+#include "adaptors/sys.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace actorvol::safe_fs {
+
+/// Deletes `path` and everything below it. A symlink is removed, never followed. Returns 0
+/// (also when `path` is already gone) or an errno: EXDEV when a directory below it is on
+/// another mount (nothing on that mount is touched).
+int remove_tree(const std::filesystem::path& path);
+
+/// Moves each existing path in `paths` (all below `root`) to
+/// ROOT/quarantine/<time>.<n>/<path relative to ROOT>, after checking that nothing at or
+/// under them is mounted, and makes the moves durable. Returns the quarantine directory
+/// ("" when there was nothing to move), or sets `err` (EBUSY: still mounted).
+std::string quarantine(sys_calls& sys, const std::filesystem::path& root,
+                       const std::vector<std::filesystem::path>& paths, int& err);
+
+/// Whether any of `paths` exists (without following a final symlink).
+bool any_exists(const std::vector<std::filesystem::path>& paths);
+
+/// fsync(2) of a directory. Returns 0 or an errno.
+int sync_dir(const std::filesystem::path& dir);
+
+} // namespace actorvol::safe_fs

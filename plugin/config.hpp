@@ -18,7 +18,7 @@ struct config {
   long reconcile_interval = 60;    // seconds
   long reconcile_grace = 120;      // seconds
   long workers = 16;               // blocking worker threads
-  long max_connections = 256;      // connections served at once; more wait to be accepted
+  long max_connections = 4096;     // connections served at once; at the bound idle ones close
   long idle_timeout = 60;          // seconds before an idle connection is closed
 };
 

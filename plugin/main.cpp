@@ -40,6 +40,18 @@ void raise_open_files_limit() {
     log::write(log::level::warn, {{"event", "rlimit"}, {"result", os_reason(errno)}});
 }
 
+net::server_options server_options(const config& cfg, plugin_system& actors) {
+  net::server_options opts;
+  opts.socket_path = cfg.socket;
+  opts.max_connections = static_cast<size_t>(cfg.max_connections);
+  opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
+  // A success the client never heard of (it went away): the NET actor undoes a Mount.
+  opts.on_undelivered = [&actors](api_request req) {
+    caf::anon_send(actors.gateway(), atom::undo::value, std::move(req));
+  };
+  return opts;
+}
+
 int serve(const config& cfg) {
   log::set_level(*log::parse_level(cfg.log_level));
   if (auto err = failpoint::configure_from_env(); !err.empty()) {
@@ -60,16 +72,8 @@ int serve(const config& cfg) {
   plugin_system actors{sys, {cfg.root, cfg.scope, static_cast<size_t>(cfg.workers), reconcile, {}}};
 
   boost::asio::io_context ioc{1};
-  net::server_options server_opts;
-  server_opts.socket_path = cfg.socket;
-  server_opts.max_connections = static_cast<size_t>(cfg.max_connections);
-  server_opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
-  // A success the client never heard of (it went away): the NET actor undoes a Mount.
-  server_opts.on_undelivered = [&actors](api_request req) {
-    caf::anon_send(actors.gateway(), atom::undo::value, std::move(req));
-  };
   auto server = std::make_shared<net::listener>(
-    ioc, std::move(server_opts), [&actors](api_request req, api_responder respond) {
+    ioc, server_options(cfg, actors), [&actors](api_request req, api_responder respond) {
       caf::anon_send(actors.gateway(), atom::handle::value, std::move(req),
                      std::move(respond));
     });

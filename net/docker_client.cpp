@@ -8,6 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace actorvol::net {
 
 namespace asio = boost::asio;
@@ -34,6 +39,15 @@ caf::expected<std::string> http_get(const std::string& socket_path, const std::s
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, "docker");
   req.set(http::field::user_agent, "actorvol");
+  // Opened here with CLOEXEC (Asio's own open has none): children inherit no socket.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return docker_error("GET " + target + " on " + socket_path + " failed: " + os_reason(errno));
+  stream.socket().assign(stream_protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return docker_error("GET " + target + " on " + socket_path + " failed: " + ec.message());
+  }
   // Asynchronous operations under one deadline, so a daemon that hangs cannot hold us.
   stream.expires_after(timeout);
   stream.async_connect(stream_protocol::endpoint(socket_path), [&](beast::error_code e) {

@@ -3,29 +3,41 @@
 // The HTTP/1.1 server on a Unix socket (Boost.Beast). It parses requests, hands each one as
 // an api_request to a handler, and writes the answer when the handler calls back. It knows
 // nothing of actors: the handler is a plain function.
+//
+// All listener and session state changes on one thread, the I/O thread (the one that calls
+// run() and then runs the io_context).
 
 #include "actors/interfaces.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace actorvol::net {
 
 /// Takes a request and a responder; must call the responder exactly once, from any thread.
 using request_handler = std::function<void(api_request, api_responder)>;
 
+/// Takes a request whose successful answer could not be written (the client went away).
+using undelivered_handler = std::function<void(api_request)>;
+
 struct server_options {
   std::string socket_path;
-  size_t max_connections = 256;
+  // Connections served at once. At the bound, an idle (or the slowest partial) connection
+  // is closed to make room; a connection whose request is with the actors never is.
+  size_t max_connections = 4096;
   std::chrono::seconds idle_timeout{60};
   size_t body_limit = 1 << 20;   // 413 past this
   size_t header_limit = 8 << 10; // 431 past this
+  undelivered_handler on_undelivered;  // called on the I/O thread; may be empty
 };
 
 class session;
@@ -38,27 +50,54 @@ public:
   /// Returns an error text, or "" on success.
   std::string open();
 
-  /// Starts accepting.
+  /// Starts accepting. Must be called on the thread that then runs the io_context.
   void run();
 
   /// Stops accepting, lets in-flight requests finish, closes idle connections, and removes
   /// the socket file. ioc.run() returns once the last answer is written.
   void stop();
 
-  /// Called by a session when it ends.
+  const server_options& options() const {
+    return opts_;
+  }
+  const request_handler& handler() const {
+    return handler_;
+  }
+
+  /// Called by a session when its place is free (it ended, or was evicted).
   void on_session_end();
+
+  /// Called by a session when it starts waiting for a request (it may now be evicted).
+  void on_session_idle();
+
+  /// Called by a session with a request whose successful answer could not be written.
+  void report_undelivered(api_request req);
+
+  /// True on the I/O thread; elsewhere counts and logs an error (event "off-io-thread").
+  bool check_io_thread(const char* what);
+
+  /// How many times session or listener state was released off the I/O thread.
+  size_t off_thread_releases() const {
+    return off_thread_.load();
+  }
 
 private:
   void do_accept();
+  void on_acceptable(boost::system::error_code ec);
+  bool accept_one();
+  std::shared_ptr<session> eviction_candidate();
 
   boost::asio::io_context& ioc_;
   server_options opts_;
   request_handler handler_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
   std::list<std::weak_ptr<session>> sessions_;
   size_t active_ = 0;
-  bool accepting_ = false;
+  bool accepting_ = false;  // a wait for the next connection (or a retry) is armed
   bool stopped_ = false;
+  std::thread::id io_thread_;
+  std::atomic<size_t> off_thread_{0};
 };
 
 } // namespace actorvol::net

@@ -13,6 +13,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +30,29 @@ using namespace actorvol;
 
 namespace {
 
+// Thousands of connections need thousands of descriptors: like Go's runtime, raise the soft
+// RLIMIT_NOFILE to the hard limit (children spawned later get the raised limit too).
+void raise_open_files_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+    return;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+    log::write(log::level::warn, {{"event", "rlimit"}, {"result", os_reason(errno)}});
+}
+
+net::server_options server_options(const config& cfg, plugin_system& actors) {
+  net::server_options opts;
+  opts.socket_path = cfg.socket;
+  opts.max_connections = static_cast<size_t>(cfg.max_connections);
+  opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
+  // A success the client never heard of (it went away): the NET actor undoes a Mount.
+  opts.on_undelivered = [&actors](api_request req) {
+    caf::anon_send(actors.gateway(), atom::undo::value, std::move(req));
+  };
+  return opts;
+}
+
 int serve(const config& cfg) {
   log::set_level(*log::parse_level(cfg.log_level));
   if (auto err = failpoint::configure_from_env(); !err.empty()) {
@@ -34,6 +60,7 @@ int serve(const config& cfg) {
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit();
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
@@ -55,10 +82,7 @@ int serve(const config& cfg) {
 
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(
-    ioc,
-    net::server_options{cfg.socket, static_cast<size_t>(cfg.max_connections),
-                        std::chrono::seconds(cfg.idle_timeout)},
-    [&actors](api_request req, api_responder respond) {
+    ioc, server_options(cfg, actors), [&actors](api_request req, api_responder respond) {
       caf::anon_send(actors.gateway(), atom::handle::value, std::move(req),
                      std::move(respond));
     });

@@ -205,18 +205,3 @@ TEST(HttpLimits, IdleConnectionsAreClosed) {
   EXPECT_TRUE(c.closed_by_peer(5000));
   EXPECT_EQ(p.call("/Plugin.Activate").status, 200);
 }
-
-TEST(HttpLimits, ConnectionsAreBounded) {
-  plugin p({"--max-connections", "2"});
-  connection a(p.socket()), b(p.socket());
-  ASSERT_EQ(a.post("/Plugin.Activate", "").status, 200);
-  ASSERT_EQ(b.post("/Plugin.Activate", "").status, 200);
-  // A third connection waits in the backlog: its request is not answered...
-  connection c(p.socket());
-  c.send_raw(http_post("/Plugin.Activate", ""));
-  EXPECT_FALSE(c.readable(300));
-  // ...until a place is free, and then it is.
-  a.close();
-  auto r = c.read_response();
-  EXPECT_EQ(r.status, 200);
-}

@@ -1,0 +1,190 @@
+#include "net/session.hpp"
+
+#include "actors/log.hpp"
+#include "net/protocol.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+namespace actorvol::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using stream_protocol = asio::local::stream_protocol;
+
+namespace {
+
+// Holds a session and the I/O loop's work while the actors have its request. The actors
+// drop their copies of the responder on their own threads; this holder's destructor posts
+// the release back to the I/O thread, so a session never ends on an actor's thread.
+class io_hold {
+public:
+  io_hold(std::shared_ptr<session> s, asio::any_io_executor ex)
+    : session_(std::move(s)), guard_(std::move(ex)) {
+  }
+  ~io_hold() {
+    auto ex = guard_.get_executor();
+    asio::post(ex, [s = std::move(session_), g = std::move(guard_)] {});
+  }
+  io_hold(const io_hold&) = delete;
+  io_hold& operator=(const io_hold&) = delete;
+
+  session& get() const {
+    return *session_;
+  }
+  asio::any_io_executor executor() const {
+    return guard_.get_executor();
+  }
+
+private:
+  std::shared_ptr<session> session_;
+  asio::executor_work_guard<asio::any_io_executor> guard_;
+};
+
+} // namespace
+
+session::session(stream_protocol::socket sock, std::shared_ptr<listener> owner)
+  : stream_(std::move(sock)), owner_(std::move(owner)), opts_(owner_->options()) {
+}
+
+session::~session() {
+  owner_->check_io_thread("session");
+  if (!ended_)
+    owner_->on_session_end();
+}
+
+void session::start() {
+  do_read();
+}
+
+void session::stop() {
+  stopping_ = true;
+  if (!busy_)
+    close();
+}
+
+bool session::evictable() const {
+  return reading_ && !busy_ && !ended_ && !stopping_;
+}
+
+std::pair<bool, session::clock::time_point> session::eviction_rank() const {
+  bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
+  return {partial, since_};
+}
+
+void session::evict() {
+  ended_ = true;
+  close();
+  owner_->on_session_end();
+}
+
+void session::do_read() {
+  parser_.emplace();
+  parser_->body_limit(opts_.body_limit);
+  parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
+  stream_.expires_after(opts_.idle_timeout);
+  reading_ = true;
+  since_ = clock::now();
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&session::on_read, shared_from_this()));
+  owner_->on_session_idle();
+}
+
+void session::on_read(beast::error_code ec, size_t) {
+  reading_ = false;
+  // end_of_stream first: the peer closed between requests, which is no error.
+  if (ec == http::error::end_of_stream)
+    return close();
+  if (ec == http::error::body_limit)
+    return fail(make_error(ec::body_too_large, {}, std::to_string(opts_.body_limit)));
+  if (ec == http::error::header_limit)
+    return fail(make_error(ec::headers_too_large, {}, std::to_string(opts_.header_limit)));
+  if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
+    return fail(make_error(ec::bad_request, {}, "malformed HTTP: " + ec.message()));
+  if (ec || ended_)
+    return close();  // timeout, reset, shutdown, evicted
+  handle(parser_->release());
+}
+
+// Answers a request that cannot be parsed, then closes: the stream cannot be resynced.
+void session::fail(caf::error err) {
+  keep_alive_ = false;
+  version_ = 11;
+  started_ = clock::now();
+  target_ = "-";
+  respond(render_error(err), err);
+}
+
+void session::handle(http::request<http::string_body> req) {
+  busy_ = true;
+  keep_alive_ = req.keep_alive();
+  version_ = req.version();
+  started_ = clock::now();
+  target_ = std::string(req.target());
+  stream_.expires_never();
+  auto parsed = decode_request(req.method_string(), target_, req.body());
+  if (!parsed)
+    return respond(render_error(parsed.error()), parsed.error());
+  volume_ = parsed->name;
+  in_flight_ = *parsed;
+  // The actors answer on their own threads; the answer is posted back to this connection.
+  auto hold = std::make_shared<io_hold>(shared_from_this(), stream_.get_executor());
+  auto e = parsed->ep;
+  owner_->handler()(std::move(*parsed), [hold, e](api_reply reply) {
+    asio::post(hold->executor(), [hold, e, reply = std::move(reply)] {
+      hold->get().respond(render_reply(e, reply), reply.error);
+    });
+  });
+}
+
+void session::respond(answer a, const caf::error& err) {
+  busy_ = true;
+  undo_.reset();
+  if (!err)
+    undo_ = std::move(in_flight_);
+  in_flight_.reset();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_);
+  auto lvl = a.status >= 500 ? log::level::warn : log::level::info;
+  if (log::enabled(lvl))
+    log::write(lvl, {{"endpoint", target_},
+                     {"volume", volume_},
+                     {"status", std::to_string(a.status)},
+                     {"result", err ? render(err) : "ok"},
+                     {"us", std::to_string(us.count())}});
+  auto res = std::make_shared<http::response<http::string_body>>(
+    static_cast<http::status>(a.status), version_);
+  res->set(http::field::content_type, "application/vnd.docker.plugins.v1+json");
+  res->keep_alive(keep_alive_ && !stopping_);
+  res->body() = std::move(a.body);
+  res->prepare_payload();
+  stream_.expires_after(std::chrono::seconds(30));
+  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    self->on_write(res->need_eof(), ec);
+  });
+}
+
+void session::on_write(bool eof, beast::error_code ec) {
+  busy_ = false;
+  if (ec && undo_) {
+    // The client went away before it heard of a success: the actors decide what to undo.
+    log::write(log::level::warn, {{"event", "undelivered"},
+                                  {"endpoint", target_},
+                                  {"volume", volume_},
+                                  {"result", ec.message()}});
+    owner_->report_undelivered(std::move(*undo_));
+  }
+  undo_.reset();
+  volume_.clear();
+  if (ec || eof || stopping_ || ended_)
+    return close();
+  do_read();
+}
+
+void session::close() {
+  beast::error_code ignore;
+  stream_.socket().shutdown(stream_protocol::socket::shutdown_both, ignore);
+  stream_.close();
+}
+
+} // namespace actorvol::net

@@ -1,0 +1,74 @@
+#pragma once
+
+// One HTTP connection of the server (Boost.Beast). Every handler of a session runs on the
+// server's single I/O thread, and so does its destruction: answers from the actors are
+// posted back to it, and the last reference held for an answer is released there too.
+
+#include "net/server.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace actorvol::net {
+
+struct answer;
+
+class session : public std::enable_shared_from_this<session> {
+public:
+  using clock = std::chrono::steady_clock;
+
+  session(boost::asio::local::stream_protocol::socket sock, std::shared_ptr<listener> owner);
+  ~session();
+
+  void start();
+
+  /// Shutdown: an idle connection closes now, a busy one after its answer.
+  void stop();
+
+  /// Whether the connection may be closed to make room: it is waiting for (the rest of) a
+  /// request, and has none with the actors and no answer being written.
+  bool evictable() const;
+
+  /// The eviction order (lowest first): idle connections (no byte of the next request yet)
+  /// before partial requests, and within each the one waiting longest.
+  std::pair<bool, clock::time_point> eviction_rank() const;
+
+  /// Closes the connection now to make room for a new one; its place is free at once.
+  void evict();
+
+private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, size_t);
+  void fail(caf::error err);
+  void handle(boost::beast::http::request<boost::beast::http::string_body> req);
+  void respond(answer a, const caf::error& err);
+  void on_write(bool eof, boost::beast::error_code ec);
+  void close();
+
+  boost::beast::basic_stream<boost::asio::local::stream_protocol> stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::shared_ptr<listener> owner_;
+  const server_options& opts_;
+  std::optional<api_request> in_flight_;  // the request with the actors
+  std::optional<api_request> undo_;       // reported when its success cannot be written
+  bool reading_ = false;                  // waiting for a request
+  bool busy_ = false;                     // a request with the actors or its answer
+  bool stopping_ = false;
+  bool ended_ = false;                    // its place was given back (by evict)
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  clock::time_point since_;    // when the current read started
+  clock::time_point started_;  // when the current request arrived
+  std::string target_;
+  std::string volume_;
+};
+
+} // namespace actorvol::net

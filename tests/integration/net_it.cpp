@@ -1,0 +1,246 @@
+// The server's connections, on the real binary: undelivered answers, sessions released on
+// the I/O thread, many connections at once, room made at the bound, close-on-exec sockets.
+
+#include "support/fake_docker.hpp"
+#include "support/plugin.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <thread>
+
+using namespace actorvol::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class Cond>
+bool eventually(Cond cond, std::chrono::milliseconds within = 10s) {
+  auto until = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return cond();
+}
+
+int mounts(plugin& p, const std::string& name) {
+  auto v = p.call("/VolumeDriver.Get", {{"Name", name}}).json()["Volume"]["Status"]["Mounts"];
+  return v.is_number() ? v.get<int>() : -1;
+}
+
+// Sends a request on a fresh connection and closes it before the answer can be written.
+void send_and_leave(plugin& p, const std::string& endpoint, const json& body) {
+  connection c(p.socket());
+  c.send_raw(http_post(endpoint, body.dump()));
+  std::this_thread::sleep_for(300ms);  // the request is with the actors by now
+}
+
+// Sets the soft RLIMIT_NOFILE of this process; returns the previous limits.
+rlimit set_soft_open_files(rlim_t soft) {
+  rlimit old{};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  rlimit now = old;
+  now.rlim_cur = std::min(soft, old.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &now);
+  return old;
+}
+
+// The fcntl-style flags of every socket the process holds (fd -> flags from fdinfo).
+std::map<int, long> socket_flags(pid_t pid) {
+  namespace fs = std::filesystem;
+  std::map<int, long> out;
+  auto dir = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir + "/fd", ec)) {
+    auto target = fs::read_symlink(e.path(), ec);
+    if (ec || target.string().rfind("socket:", 0) != 0)
+      continue;
+    auto fd = e.path().filename().string();
+    std::ifstream info(dir + "/fdinfo/" + fd);
+    std::string key, value;
+    while (info >> key >> value)
+      if (key == "flags:")
+        out[std::stoi(fd)] = std::stol(value, nullptr, 8);
+  }
+  return out;
+}
+
+} // namespace
+
+// Item 9: Docker sends no Unmount for a Mount it never heard succeed, so it is undone.
+TEST(Undelivered, AMountWhoseClientLeftIsUndoneWhileCreateAndRemoveStayDone) {
+  plugin p({}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(1500);adaptor.create=delay(1500);"
+                "adaptor.remove=delay(1500)"});
+  ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "u"}}).json()["Err"], "");
+
+  send_and_leave(p, "/VolumeDriver.Mount", {{"Name", "u"}, {"ID", "gone"}});
+  // The Get waits behind the Mount on the volume's actor, then sees the undo.
+  EXPECT_TRUE(eventually([&] { return mounts(p, "u") == 0; }));
+  auto un = p.call("/VolumeDriver.Unmount", {{"Name", "u"}, {"ID", "gone"}});
+  EXPECT_EQ(un.json()["Err"], "volume \"u\" has no mount with id \"gone\"");
+
+  // A Mount whose answer arrives still counts.
+  connection c(p.socket());
+  EXPECT_NE(c.post("/VolumeDriver.Mount", R"({"Name":"u","ID":"kept"})").json()["Mountpoint"],
+            "");
+  EXPECT_EQ(mounts(p, "u"), 1);
+
+  // Create and Remove whose client left stay done.
+  send_and_leave(p, "/VolumeDriver.Create", {{"Name", "c2"}});
+  EXPECT_TRUE(eventually(
+    [&] { return p.call("/VolumeDriver.Get", {{"Name", "c2"}}).json()["Err"] == ""; }));
+  send_and_leave(p, "/VolumeDriver.Remove", {{"Name", "c2"}});
+  EXPECT_TRUE(eventually(
+    [&] { return p.call("/VolumeDriver.Get", {{"Name", "c2"}}).json()["Err"] != ""; }));
+  EXPECT_EQ(mounts(p, "u"), 1);
+  EXPECT_NE(p.log().find("event=undelivered"), std::string::npos);
+}
+
+// Item 10: the actors drop the last reference to a `Connection: close` session on their own
+// threads unless it is handed back to the I/O thread. A race: many requests show it.
+TEST(IoThread, SessionsAreReleasedOnlyOnTheIoThread) {
+  plugin p({"--log-level", "warn"});
+  ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
+  constexpr int threads = 4, each = 5000;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t)
+    clients.emplace_back([&] {
+      for (int i = 0; i < each; ++i) {
+        connection c(p.socket());
+        c.send_raw(http_post("/VolumeDriver.Get", R"({"Name":"v"})", false));
+        if (c.read_response().status != 200)
+          ++failures;
+      }
+    });
+  for (auto& th : clients)
+    th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(p.log().find("off-io-thread"), std::string::npos) << p.log().substr(0, 2000);
+  EXPECT_EQ(p.call("/Plugin.Activate").status, 200);
+}
+
+// Item 11a: 1000 clients at once, each with a request in flight, are all answered. The
+// plugin starts under a low soft limit on open files and must raise it itself.
+TEST(Connections, AThousandAtOnceAreAllAnswered) {
+  auto old = set_soft_open_files(512);
+  auto p = std::make_unique<plugin>(std::vector<std::string>{"--log-level", "warn"});
+  set_soft_open_files(old.rlim_max);
+  constexpr int clients = 1000;
+  std::vector<std::unique_ptr<connection>> conns;
+  for (int i = 0; i < clients; ++i) {
+    conns.push_back(std::make_unique<connection>(p->socket()));
+    ASSERT_TRUE(conns.back()->ok()) << i;
+    conns.back()->send_raw(http_post("/VolumeDriver.List", ""));
+  }
+  int answered = 0;
+  auto until = std::chrono::steady_clock::now() + 20s;
+  for (auto& c : conns) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+    if (left.count() > 0 && c->readable(static_cast<int>(left.count()))
+        && c->read_response().status == 200)
+      ++answered;
+  }
+  EXPECT_EQ(answered, clients);
+  conns.clear();
+  p.reset();
+  ::setrlimit(RLIMIT_NOFILE, &old);
+}
+
+// Item 11b: at the bound, the longest idle keep-alive connection makes room for a new client.
+TEST(Connections, AtTheBoundAnIdleConnectionMakesRoom) {
+  plugin p({"--max-connections", "8"});
+  std::vector<std::unique_ptr<connection>> idle;
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(std::make_unique<connection>(p.socket()));
+    ASSERT_EQ(idle.back()->post("/Plugin.Activate", "").status, 200);
+    std::this_thread::sleep_for(20ms);
+  }
+  connection c(p.socket());
+  c.send_raw(http_post("/Plugin.Activate", ""));
+  ASSERT_TRUE(c.readable(5000)) << "the new client waited for an idle timeout";
+  EXPECT_EQ(c.read_response().status, 200);
+  EXPECT_TRUE(idle[0]->closed_by_peer(2000)) << "the oldest idle connection made room";
+  for (int i = 1; i < 8; ++i)
+    EXPECT_FALSE(idle[i]->closed_by_peer(50)) << i;
+}
+
+// Item 11c: clients that trickle a header forever cannot lock a new client out.
+TEST(Connections, SlowlorisClientsCannotLockOthersOut) {
+  plugin p({"--max-connections", "8"});
+  std::vector<std::unique_ptr<connection>> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.push_back(std::make_unique<connection>(p.socket()));
+    slow.back()->send_raw("POST /Plugin.Activate HTTP/1.1\r\nX-Slow: ");
+  }
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    while (!done) {
+      for (auto& c : slow)
+        c->send_raw("a");
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  connection c(p.socket());
+  c.send_raw(http_post("/Plugin.Activate", ""));
+  bool served = c.readable(5000);
+  done = true;
+  trickle.join();
+  ASSERT_TRUE(served) << "a new client waited behind slow partial requests";
+  EXPECT_EQ(c.read_response().status, 200);
+}
+
+// At the bound, a connection whose request is with the actors is never closed: a new client
+// waits for one of them to finish, then is served.
+TEST(Connections, BusyConnectionsAreNeverClosedToMakeRoom) {
+  plugin p({"--max-connections", "2"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(1500)"});
+  for (auto v : {"b1", "b2"})
+    ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", v}}).json()["Err"], "");
+  connection a(p.socket()), b(p.socket());
+  a.send_raw(http_post("/VolumeDriver.Mount", R"({"Name":"b1","ID":"x"})"));
+  b.send_raw(http_post("/VolumeDriver.Mount", R"({"Name":"b2","ID":"x"})"));
+  std::this_thread::sleep_for(200ms);
+  connection c(p.socket());
+  c.send_raw(http_post("/Plugin.Activate", ""));
+  EXPECT_FALSE(c.readable(300)) << "both places are busy with the actors";
+  EXPECT_NE(a.read_response().json()["Mountpoint"], "");
+  EXPECT_NE(b.read_response().json()["Mountpoint"], "");
+  ASSERT_TRUE(c.readable(5000));
+  EXPECT_EQ(c.read_response().status, 200);
+  EXPECT_EQ(mounts(p, "b1"), 1);
+  EXPECT_EQ(mounts(p, "b2"), 1);
+}
+
+// Item 15: children (mount helpers, mkfs) must inherit no socket: every socket of the
+// plugin, listening, accepted and its Docker client's, is close-on-exec.
+TEST(Sockets, EverySocketOfThePluginIsCloseOnExec) {
+  constexpr long o_cloexec = 02000000;
+  temp_dir tmp;
+  fake_docker docker((tmp / "docker.sock").string());
+  docker.set_hang(true);  // the plugin's Docker connection stays open
+  plugin p({"--docker-socket", docker.socket()});
+  connection c(p.socket());
+  ASSERT_EQ(c.post("/Plugin.Activate", "").status, 200);
+  size_t most = 0;
+  ASSERT_TRUE(eventually([&] {
+    auto fds = socket_flags(p.pid());
+    for (auto& [fd, flags] : fds)
+      EXPECT_TRUE(flags & o_cloexec) << "fd " << fd << " flags " << std::oct << flags;
+    most = std::max(most, fds.size());
+    return fds.size() >= 3;  // the listener, our connection, the Docker client
+  })) << "sockets seen at once: " << most;
+}

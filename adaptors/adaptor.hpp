@@ -4,8 +4,9 @@
 //
 // An adaptor is as small as go-plugins-helpers' Driver. The VOLUME actor owns all
 // bookkeeping (names, mount counts, persistence, ordering); an adaptor only knows how to make,
-// attach, detach and delete one kind of backing store. Every call but validate() runs on a
-// blocking worker thread, never on CAF's scheduler, and calls for one volume never overlap.
+// attach, detach and delete one kind of backing store. Every call but accepts(), validate()
+// and data_paths() (which touch nothing) runs on a blocking worker thread, never on CAF's
+// scheduler, and calls for one volume never overlap.
 
 #include "actors/error.hpp"
 #include "actors/types.hpp"

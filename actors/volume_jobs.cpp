@@ -115,6 +115,10 @@ job_result change_uses(adaptor& a, state_store& store, const volume_record& curr
 job_result remove(adaptor& a, state_store& store, const volume_record& current, ticket& t) {
   auto spec = spec_of(current);
   job_result r;
+  // Detach first (the step most likely to hang on a sick backend) while the request can
+  // still be abandoned: with no use left, detached is the right state either way.
+  if ((r.error = detach(a, spec)))
+    return r;
   if (!t.commit()) {
     r.error = abandoned(current.name);
     return r;

@@ -2,6 +2,7 @@
 
 #include "actors/error.hpp"
 #include "adaptors/failpoint.hpp"
+#include "adaptors/safe_fs.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -44,15 +45,6 @@ int write_synced(const fs::path& path, const std::string& data) {
   int rc = ::fsync(fd) == 0 ? 0 : errno;
   if (::close(fd) != 0 && rc == 0)
     rc = errno;
-  return rc;
-}
-
-int fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return errno;
-  int rc = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
   return rc;
 }
 
@@ -160,7 +152,7 @@ caf::error state_store::erase(const std::string& name, const volume_record* prev
 int state_store::sync_dir() {
   if (!failpoint::hit("state.sync_dir").empty())
     return EIO;
-  return fsync_dir(dir_);
+  return safe_fs::sync_dir(dir_);
 }
 
 caf::error state_store::roll_back(const std::string& name, const volume_record* previous,

@@ -39,21 +39,29 @@ expect_eq "$out" "from-host" "the host's file read through o=bind"
 expect_eq "$(cat "$data/out.txt")" "from-container" "the container's file on the host"
 expect_eq "$(mounts_of "$rw")" "0" "uses of $rw after the container"
 
-# o=bind,ro: readable, and no write or delete reaches the host's directory.
-ro=actorvol-e2e-hostpath-ro-$$
-make_volume "$ro" -o type=none -o o=bind,ro -o "device=$data"
-snapshot() { (cd "$data" && ls -la --time-style=full-iso . && md5sum ./*); }
-before=$(snapshot)
-out=$(run --rm -v "$ro:/data" busybox:e2e sh -c '
-  cat /data/in.txt
-  if echo x >/data/new.txt; then echo WROTE; fi
-  if rm /data/out.txt; then echo REMOVED; fi
-  if echo x >>/data/in.txt; then echo APPENDED; fi' 2>&1) || true
-grep -q "^from-host$" <<<"$out" || fail "o=bind,ro does not read the host's file: $out"
-grep -qE "WROTE|REMOVED|APPENDED" <<<"$out" && fail "a write through o=bind,ro succeeded: $out"
-grep -q "Read-only file system" <<<"$out" || fail "o=bind,ro writes fail, but not as read-only: $out"
-expect_eq "$(snapshot)" "$before" "the host's $data after writes through o=bind,ro"
-expect_eq "$(mounts_of "$ro")" "0" "uses of $ro after the container"
+# o=bind,ro: readable, and no write or delete reaches the host's directory; out of the
+# read-only host root ($data) and out of a writable mount ($shared: in the managed form the
+# flags must reach the copy Docker binds into the container, not only the plugin's own).
+echo from-host >"$shared/in.txt"
+echo from-host >"$shared/out.txt"
+snapshot() { (cd "$1" && ls -la --time-style=full-iso . && md5sum ./*.txt); }
+ros=()
+for dir in "$data" "$shared"; do
+  ro=actorvol-e2e-hostpath-ro$((${#ros[@]} + 1))-$$
+  ros+=("$ro")
+  make_volume "$ro" -o type=none -o o=bind,ro -o "device=$dir"
+  before=$(snapshot "$dir")
+  out=$(run --rm -v "$ro:/data" busybox:e2e sh -c '
+    cat /data/in.txt
+    if echo x >/data/new.txt; then echo WROTE; fi
+    if rm /data/out.txt; then echo REMOVED; fi
+    if echo x >>/data/in.txt; then echo APPENDED; fi' 2>&1) || true
+  grep -q "^from-host$" <<<"$out" || fail "o=bind,ro of $dir does not read the host's file: $out"
+  grep -qE "WROTE|REMOVED|APPENDED" <<<"$out" && fail "a write through o=bind,ro of $dir succeeded: $out"
+  grep -q "Read-only file system" <<<"$out" || fail "o=bind,ro of $dir: writes fail, but not as read-only: $out"
+  expect_eq "$(snapshot "$dir")" "$before" "the host's $dir after writes through o=bind,ro"
+  expect_eq "$(mounts_of "$ro")" "0" "uses of $ro after the container"
+done
 
 # A host mount made after the plugin started shows up under the device path (rslave).
 mkdir "$shared/later"
@@ -90,12 +98,13 @@ if [ "$E2E_FORM" = managed ]; then
 fi
 
 # docker volume rm detaches and forgets; the host's directories and files stay.
-docker volume rm "$rw" "$ro" "$later" >/dev/null || fail "volume rm"
+docker volume rm "$rw" "${ros[@]}" "$later" >/dev/null || fail "volume rm"
 listed=$(docker volume ls -q --filter "driver=$E2E_DRIVER")
-for v in "$rw" "$ro" "$later"; do
+for v in "$rw" "${ros[@]}" "$later"; do
   grep -qxF "$v" <<<"$listed" && fail "$v still listed after rm"
 done
 expect_eq "$(cat "$data/in.txt" 2>&1)" "from-host" "the host's file after volume rm"
 expect_eq "$(cat "$data/out.txt" 2>&1)" "from-container" "the container's file on the host after volume rm"
+expect_eq "$(cat "$shared/in.txt" 2>&1)" "from-host" "the host's file in $shared after volume rm"
 expect_eq "$(cat "$shared/later/t.txt" 2>&1)" "on-later-mount" "the later mount's file after volume rm"
 log "ok"

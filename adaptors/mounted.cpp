@@ -262,16 +262,13 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
     if (int e = sys_->mount(device, target, type == "none" ? "" : type, o.flags, o.data))
       return failed(v, what, e);
   } else {
-    // The kernel ignores ro, nosuid, ... on the first bind call: like mount(8) and the
-    // local driver, bind first, then remount the bind with the flags (this also makes a
-    // bind out of the read-only host root writable unless `ro` was asked for).
-    if (int e = sys_->mount(device, target, "", o.flags & (MS_BIND | MS_REC), ""))
+    // The kernel ignores ro, nosuid, ... on a bind call: like mount(8) and the local driver,
+    // the bind gets the flags of a remount with them (this also makes a bind out of the
+    // read-only host root writable unless `ro` was asked for). They are set before the bind
+    // is attached, so that the copy propagated to the host (the managed plugin's propagated
+    // mount, which Docker hands to containers) has them too: `ro` is read-only there.
+    if (int e = sys_->bind(device, target, o.flags & ~MS_BIND))
       return failed(v, what, e);
-    auto flags = MS_REMOUNT | MS_BIND | (o.flags & ~(MS_BIND | MS_REC));
-    if (int e = sys_->mount("", target, "", flags, "")) {
-      detach_all(*sys_, target);
-      return failed(v, "read-only remount of " + target, e);
-    }
   }
   if (o.propagation != 0)
     if (int e = sys_->mount("", target, "", o.propagation, "")) {

@@ -60,6 +60,12 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+#ifdef AT_RECURSIVE
+constexpr unsigned kAtRecursive = AT_RECURSIVE;
+#else
+constexpr unsigned kAtRecursive = 0x8000;  // <linux/fcntl.h>: the whole subtree
+#endif
+
 class real_sys_calls : public sys_calls {
 public:
   int mount(const std::string& source, const std::string& target, const std::string& type,
@@ -68,6 +74,50 @@ public:
                      type.empty() ? nullptr : type.c_str(), flags,
                      data.empty() ? nullptr : data.c_str());
     return rc == 0 ? 0 : errno;
+  }
+
+  // open_tree(OPEN_TREE_CLONE) gives a detached copy of the source, mount_setattr sets its
+  // flags, move_mount attaches it: propagation copies what is attached, flags included.
+  // Kernels before 5.12 (no mount_setattr) or a seccomp filter that refuses these calls:
+  // the bind-then-remount default.
+  int bind(const std::string& source, const std::string& target, unsigned long flags) override {
+    int fd = ::open_tree(AT_FDCWD, source.c_str(),
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+                           | ((flags & MS_REC) != 0 ? kAtRecursive : 0u));
+    if (fd < 0) {
+      if (errno == ENOSYS || errno == EPERM)
+        return sys_calls::bind(source, target, flags);
+      return errno;
+    }
+    struct mount_attr attr {};
+    auto per_mount = [&](unsigned long ms, uint64_t attr_flag) {
+      if ((flags & ms) != 0)
+        attr.attr_set |= attr_flag;
+      else
+        attr.attr_clr |= attr_flag;
+    };
+    per_mount(MS_RDONLY, MOUNT_ATTR_RDONLY);
+    per_mount(MS_NOSUID, MOUNT_ATTR_NOSUID);
+    per_mount(MS_NODEV, MOUNT_ATTR_NODEV);
+    per_mount(MS_NOEXEC, MOUNT_ATTR_NOEXEC);
+    per_mount(MS_NODIRATIME, MOUNT_ATTR_NODIRATIME);
+    if ((flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) != 0) {
+      attr.attr_clr |= MOUNT_ATTR__ATIME;
+      attr.attr_set |= (flags & MS_NOATIME) != 0      ? MOUNT_ATTR_NOATIME
+                       : (flags & MS_STRICTATIME) != 0 ? MOUNT_ATTR_STRICTATIME
+                                                       : MOUNT_ATTR_RELATIME;
+    }
+    if (::mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+      int e = errno;
+      ::close(fd);
+      if (e == ENOSYS || e == EPERM)
+        return sys_calls::bind(source, target, flags);
+      return e;
+    }
+    int rc = ::move_mount(fd, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+    int e = rc == 0 ? 0 : errno;
+    ::close(fd);
+    return e;
   }
 
   int unmount(const std::string& target) override {
@@ -151,6 +201,17 @@ public:
 SysPtr real_sys() {
   static auto instance = std::make_shared<real_sys_calls>();
   return instance;
+}
+
+int sys_calls::bind(const std::string& source, const std::string& target, unsigned long flags) {
+  // The kernel ignores ro, nosuid, ... on the bind call itself.
+  if (int e = mount(source, target, "", MS_BIND | (flags & MS_REC), ""))
+    return e;
+  if (int e = mount("", target, "", MS_REMOUNT | MS_BIND | (flags & ~(MS_BIND | MS_REC)), "")) {
+    detach_all(*this, target);
+    return e;
+  }
+  return 0;
 }
 
 int detach_all(sys_calls& sys, const std::string& target) {

@@ -17,6 +17,15 @@ public:
   virtual int mount(const std::string& source, const std::string& target,
                     const std::string& type, unsigned long flags, const std::string& data) = 0;
 
+  /// A bind of `source` on `target` (with its submounts when `flags` has MS_REC) whose
+  /// per-mount flags are those of a `MS_REMOUNT | MS_BIND | flags` remount (MS_RDONLY,
+  /// MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NODIRATIME set or cleared; the atime mode when one
+  /// is given), on the top mount. Unlike a bind followed by a remount, the flags are set
+  /// before the bind is attached, so every copy propagated to another namespace (the host's
+  /// view of a managed plugin's propagated mount, which Docker hands to containers) has
+  /// them too. This default binds, then remounts (this namespace only).
+  virtual int bind(const std::string& source, const std::string& target, unsigned long flags);
+
   /// umount2(2) of `target` (one mount: stacked mounts need one call each).
   virtual int unmount(const std::string& target) = 0;
 

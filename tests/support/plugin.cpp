@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -149,10 +150,18 @@ plugin::plugin(const std::string& root, std::vector<std::string> extra,
   launch(std::move(extra), std::move(env));
 }
 
+plugin::plugin(const std::string& root, std::vector<std::string> extra,
+               std::vector<std::string> env, const std::string& cwd)
+  : dir_(std::make_unique<temp_dir>()), root_(root), cwd_(cwd) {
+  launch(std::move(extra), std::move(env));
+}
+
 void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env) {
   socket_ = (dir_->path() / "p.sock").string();
   log_path_ = (dir_->path() / "stderr.log").string();
-  std::vector<std::string> args{ACTORVOL_BINARY, "--socket", socket_, "--root", root_};
+  auto binary = std::getenv("ACTORVOL_TEST_BINARY");
+  std::vector<std::string> args{binary != nullptr && *binary ? binary : ACTORVOL_BINARY,
+                                "--socket", socket_, "--root", root_};
   args.insert(args.end(), extra.begin(), extra.end());
   for (size_t i = 0; i + 1 < extra.size(); ++i)
     if (extra[i] == "--socket")
@@ -162,6 +171,8 @@ void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);  // never hold the test runner's pipes
     ::dup2(fd, 2);
+    if (!cwd_.empty() && ::chdir(cwd_.c_str()) != 0)
+      ::_exit(126);
     for (auto& e : env)
       ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;

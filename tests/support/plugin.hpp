@@ -63,12 +63,17 @@ std::string http_post(const std::string& path, const std::string& body,
 /// The running plugin binary.
 class plugin {
 public:
-  /// Starts ACTORVOL_BINARY with `--socket DIR/p.sock --root DIR/root` plus `extra`, and
+  /// Starts ACTORVOL_BINARY (or $ACTORVOL_TEST_BINARY when set: to run the tests against
+  /// another build, e.g. an older release) with `--socket DIR/p.sock --root DIR/root` plus `extra`, and
   /// waits for its socket. `env` entries are added to its environment.
   explicit plugin(std::vector<std::string> extra = {}, std::vector<std::string> env = {});
   /// Starts on an existing root (for restarts).
   plugin(const std::string& root, std::vector<std::string> extra,
          std::vector<std::string> env);
+  /// Starts with `--root` exactly as given (relative, through a symlink, with `//`...), from
+  /// the working directory `cwd` ("" keeps the test's own).
+  plugin(const std::string& root, std::vector<std::string> extra,
+         std::vector<std::string> env, const std::string& cwd);
   ~plugin();
 
   const std::string& socket() const {
@@ -97,6 +102,7 @@ private:
   std::string socket_;
   std::string root_;
   std::string log_path_;
+  std::string cwd_;
   pid_t pid_ = -1;
 };
 

@@ -43,3 +43,34 @@ TEST_F(Failpoint, BadSpecs) {
   EXPECT_NE(failpoint::configure("a=delay(x)"), "");
   EXPECT_NE(failpoint::configure("a=delay(5"), "");
 }
+
+TEST_F(Failpoint, CountedActionFiresForTheFirstHitsOnly) {
+  ASSERT_EQ(failpoint::configure("state.write=1*error(EIO);adaptor.mount=2*error(boom)"), "");
+  EXPECT_EQ(failpoint::hit("state.write"), "input/output error");
+  EXPECT_EQ(failpoint::hit("state.write"), "");
+  EXPECT_EQ(failpoint::hit("state.write"), "");
+  EXPECT_EQ(failpoint::hit("adaptor.mount"), "boom");
+  EXPECT_EQ(failpoint::hit("adaptor.mount"), "boom");
+  EXPECT_EQ(failpoint::hit("adaptor.mount"), "");
+  // Without a count an action fires on every hit.
+  ASSERT_EQ(failpoint::configure("state.write=error(EIO)"), "");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(failpoint::hit("state.write"), "input/output error");
+}
+
+TEST_F(Failpoint, CountedDelayThenGoesOn) {
+  ASSERT_EQ(failpoint::configure("adaptor.create=1*delay(200)"), "");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(failpoint::hit("adaptor.create"), "");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  auto t1 = std::chrono::steady_clock::now();
+  EXPECT_EQ(failpoint::hit("adaptor.create"), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(200));
+}
+
+TEST_F(Failpoint, BadCounts) {
+  EXPECT_NE(failpoint::configure("a=0*error(EIO)"), "");
+  EXPECT_NE(failpoint::configure("a=-1*error(EIO)"), "");
+  EXPECT_NE(failpoint::configure("a=x*error(EIO)"), "");
+  EXPECT_NE(failpoint::configure("a=*error(EIO)"), "");
+}

@@ -32,3 +32,26 @@ TEST(OptionsParse, Ownership) {
   EXPECT_EQ(render(options::only({"v", {{"uid", "1"}, {"zz", "1"}}}, {"uid"})),
             "volume \"v\": unknown option \"zz\"");
 }
+
+TEST(OptionsParse, SizeEdgeCases) {
+  // The largest size that fits in 63 bits (off_t) per unit, and one more.
+  EXPECT_EQ(options::parse_size("8388607T"), 8388607ull << 40);
+  EXPECT_EQ(options::parse_size("8388608T"), 0u);
+  EXPECT_EQ(options::parse_size("8589934591G"), 8589934591ull << 30);
+  EXPECT_EQ(options::parse_size("8589934592G"), 0u);
+  // Sizes whose product wraps around 64 bits are refused, never taken modulo 2^64.
+  EXPECT_EQ(options::parse_size("16777216T"), 0u);
+  EXPECT_EQ(options::parse_size("16777217T"), 0u);
+  EXPECT_EQ(options::parse_size("99999999999999T"), 0u);
+  EXPECT_EQ(options::parse_size("999999999999T"), 0u);
+  EXPECT_EQ(options::parse_size("18446744073709551616"), 0u);
+  // Zero is no size.
+  for (auto zero : {"0", "0K", "0M", "0G", "0T", "000"})
+    EXPECT_EQ(options::parse_size(zero), 0u) << zero;
+  // Signs, blanks, other bases and units are refused.
+  for (auto bad : {"+1G", "-1G", "1G ", "1 G", "0x10", "1e3", "1P", "1KK", "k"})
+    EXPECT_EQ(options::parse_size(bad), 0u) << bad;
+  EXPECT_EQ(options::parse_size("1k"), 1024u);
+  EXPECT_EQ(options::parse_size("1t"), 1ull << 40);
+  EXPECT_EQ(options::parse_size("010M"), 10ull << 20) << "decimal, not octal";
+}

@@ -86,6 +86,16 @@ int serve(const config& cfg) {
       caf::anon_send(actors.gateway(), atom::handle::value, std::move(req),
                      std::move(respond));
     });
+  // Catch the signals before the socket opens: a client may connect, and a supervisor send
+  // SIGTERM, as soon as it exists, and that must still stop us cleanly (socket removed, exit
+  // 0). A signal before ioc.run() waits there; the handler then stops the server at once.
+  boost::asio::signal_set signals{ioc, SIGTERM, SIGINT};
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec)
+      return;
+    log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
+    server->stop();
+  });
   if (auto err = server->open(); !err.empty()) {
     log::write(log::level::error, {{"event", "start"}, {"result", err}});
     return 1;
@@ -102,13 +112,6 @@ int serve(const config& cfg) {
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
 
-  boost::asio::signal_set signals{ioc, SIGTERM, SIGINT};
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec)
-      return;
-    log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
-    server->stop();
-  });
   server->run();
   ioc.run();  // returns when the socket is closed and the last answer is written
 

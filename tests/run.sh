@@ -12,17 +12,33 @@ sudo=""
 
 bash .ci/install-deps.sh --test
 
+# ACTORVOL_BUILD_LOCK=FILE: every build holds this flock (a shared machine builds one at a time).
+build_cmd() {
+  if [ -n "${ACTORVOL_BUILD_LOCK:-}" ]; then flock "$ACTORVOL_BUILD_LOCK" cmake --build "$@"
+  else cmake --build "$@"; fi
+}
+export -f build_cmd
+
 # The fuzzer needs clang's libFuzzer; it is built on its own and run by ctest.
 fuzz_flag=()
 if command -v clang++ >/dev/null 2>&1; then
   CXX=clang++ cmake -S . -B "$build-fuzz" -DACTORVOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >/dev/null
-  cmake --build "$build-fuzz" -j2 --target request_fuzz
-  fuzz_flag=(-DACTORVOL_FUZZER="$top/$build-fuzz/tests/fuzz/request_fuzz")
+  build_cmd "$build-fuzz" -j2 --target request_fuzz options_fuzz
+  fuzz_flag=(-DACTORVOL_FUZZER="$top/$build-fuzz/tests/fuzz/request_fuzz"
+             -DACTORVOL_OPTIONS_FUZZER="$top/$build-fuzz/tests/fuzz/options_fuzz")
+fi
+
+# The sanitizer runs (tests/sanitizers.sh): first, so that the full run's ctest summary is the
+# last thing printed; their failure fails this script, at the end.
+san_rc=0
+bash tests/sanitizers.sh || san_rc=$?
+if [ $san_rc -ne 0 ]; then
+  echo "tests/run.sh: FAILED under sanitizers (see above); the full run follows"
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "${fuzz_flag[@]}" >/dev/null
-cmake --build "$build" -j2
+build_cmd "$build" -j2
 
 # The end-to-end tests drive a real dockerd; start one when we may and none is running.
 started_docker=0
@@ -44,4 +60,8 @@ cleanup() {
 trap cleanup EXIT
 
 cd "$build"
-ctest --output-on-failure -j2 "$@"
+rc=0
+ctest --output-on-failure -j2 "$@" || rc=$?
+# Nothing is printed after ctest's summary: a sanitizer failure only sets the exit status.
+[ $san_rc -eq 0 ] || [ $rc -ne 0 ] || rc=1
+exit $rc

@@ -1163,6 +1163,16 @@ exploration explore_all(const scenario& sc, const options& opt) {
   return result;
 }
 
+double default_max_seconds() {
+  if (auto env = std::getenv("ACTORVOL_EXPLORE_SECONDS")) {
+    char* end = nullptr;
+    double s = std::strtod(env, &end);
+    if (end != env && *end == '\0' && s > 0)
+      return s;
+  }
+  return 60;
+}
+
 exploration explore_random(const scenario& sc, uint64_t first_seed, uint64_t count,
                            const options& opt) {
   exploration result;

@@ -78,10 +78,14 @@ struct exploration {
   std::string summary() const;
 };
 
+/// The time budget of one exploration: ACTORVOL_EXPLORE_SECONDS if set (tests/run.sh
+/// shortens it for the sanitizer builds, which run the same scenarios 3-20x slower), else 60.
+double default_max_seconds();
+
 struct options {
   bool prune = true;             // sleep sets on steps of different volumes
   uint64_t max_schedules = 500000;
-  double max_seconds = 60;
+  double max_seconds = default_max_seconds();  // 60, or ACTORVOL_EXPLORE_SECONDS
   bool stop_at_first_failure = true;
   /// Called after every complete schedule that passed the checks.
   std::function<void(const run_record&)> observe;

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -23,6 +25,28 @@
 #endif
 
 namespace actorvol::test {
+
+namespace {
+
+/// A sanitizer build of the plugin reports to its stderr (ASan, UBSan, LSan, TSan all say
+/// "...Sanitizer" in the report). Its exit status alone cannot fail the test: many tests kill
+/// it with SIGKILL or never look at the status. So every test that ran a plugin fails here
+/// when its log holds a report. `who` names the process.
+void fail_on_sanitizer_report(const std::string& who, const std::string& log) {
+  auto at = log.find("Sanitizer");
+  if (at == std::string::npos)
+    return;
+  // Show from the report's first line: UBSan starts "file:line: runtime error:", the others
+  // "==PID==ERROR: ...Sanitizer" or "WARNING: ThreadSanitizer"; the SUMMARY line comes last.
+  auto from = at;
+  for (auto marker : {"runtime error:", "==ERROR:", "WARNING: ThreadSanitizer"})
+    from = std::min(from, log.find(marker));
+  from = log.rfind('\n', from);
+  from = from == std::string::npos ? 0 : from + 1;
+  ADD_FAILURE() << who << " reported a sanitizer error:\n" << log.substr(from, 30000);
+}
+
+} // namespace
 
 nlohmann::json response::json() const {
   return nlohmann::json::parse(body, nullptr, false);
@@ -188,6 +212,7 @@ void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      fail_on_sanitizer_report("actorvol (at start)", log());
       throw std::runtime_error("actorvol exited at start: " + log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -209,10 +234,12 @@ response plugin::call(const std::string& endpoint, const nlohmann::json& body) {
 int plugin::stop(int sig) {
   if (pid_ <= 0)
     return -1;
+  auto pid = pid_;
   ::kill(pid_, sig);
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  fail_on_sanitizer_report("actorvol (pid " + std::to_string(pid) + ")", log());
   if (WIFEXITED(status))
     return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
@@ -250,8 +277,10 @@ run_result run_binary(const std::vector<std::string>& args) {
     ss << in.rdbuf();
     return ss.str();
   };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
-          slurp(err)};
+  run_result result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                    slurp(out), slurp(err)};
+  fail_on_sanitizer_report("actorvol (run to completion)", result.err);
+  return result;
 }
 
 } // namespace actorvol::test

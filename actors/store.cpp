@@ -131,21 +131,29 @@ caf::error state_store::write(const volume_record& r, const volume_record* previ
   // The new record is in place but not yet durable: the answer must match what a crash
   // would leave, so a failed sync puts the previous record back.
   if (int e = sync_dir())
-    return roll_back(r.name, previous, e);
+    return roll_back(r.name, previous ? std::optional{encode(*previous)} : std::nullopt, e);
   return caf::none;
 }
 
-caf::error state_store::erase(const std::string& name, const volume_record* previous) {
+caf::error state_store::erase(const std::string& name) {
   if (auto err = injected(name))
     return err;
   auto dst = dir_ / name;
-  if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
-    return make_error(ec::state_write_failed, name, os_reason(errno));
-  if (int e = sync_dir()) {
-    if (previous == nullptr)
-      return make_error(ec::state_write_failed, name, "directory sync: " + os_reason(e));
-    return roll_back(name, previous, e);
+  // Kept byte for byte, so that a failed sync puts back exactly what was there (an
+  // unreadable record stays unreadable, and its volume listed).
+  std::optional<std::string> before;
+  if (std::ifstream in{dst, std::ios::binary}; in.is_open()) {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    before = buf.str();
   }
+  if (::unlink(dst.c_str()) != 0) {
+    if (errno != ENOENT)
+      return make_error(ec::state_write_failed, name, os_reason(errno));
+    before.reset();
+  }
+  if (int e = sync_dir())
+    return roll_back(name, before, e);
   return caf::none;
 }
 
@@ -155,17 +163,17 @@ int state_store::sync_dir() {
   return safe_fs::sync_dir(dir_);
 }
 
-caf::error state_store::roll_back(const std::string& name, const volume_record* previous,
-                                  int why) {
+caf::error state_store::roll_back(const std::string& name,
+                                  const std::optional<std::string>& previous, int why) {
   auto failed = make_error(ec::state_write_failed, name, "directory sync: " + os_reason(why));
   auto dst = dir_ / name;
   int e = 0;
-  if (previous == nullptr) {
+  if (!previous) {
     if (::unlink(dst.c_str()) != 0 && errno != ENOENT)
       e = errno;
   } else {
     auto tmp = dir_ / temp_dir_name / name;
-    e = write_synced(tmp, encode(*previous));
+    e = write_synced(tmp, *previous);
     if (e == 0 && ::rename(tmp.c_str(), dst.c_str()) != 0)
       e = errno;
   }

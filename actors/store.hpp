@@ -38,9 +38,8 @@ public:
   caf::error write(const volume_record& r, const volume_record* previous);
 
   /// Deletes the record of `name` (failpoints: state.write, state.sync_dir); on an error
-  /// `previous` (the record being deleted) is on disk again, as with write(). With no
-  /// `previous` (an unreadable record), a failed sync is reported and a retry completes it.
-  caf::error erase(const std::string& name, const volume_record* previous);
+  /// the file is on disk again as it was, byte for byte (so an unreadable one too).
+  caf::error erase(const std::string& name);
 
   /// Reads every record; removes torn temp files. Uses up to `threads` readers.
   std::vector<loaded_record> load_all(unsigned threads = 4);
@@ -54,7 +53,9 @@ private:
   int sync_dir();
 
   // Makes the disk hold `previous` (or no record) again after a failed change.
-  caf::error roll_back(const std::string& name, const volume_record* previous, int why);
+  // `previous`: the file's text before the change, or none (there was no record).
+  caf::error roll_back(const std::string& name, const std::optional<std::string>& previous,
+                       int why);
 
   // Parses a record; returns "" or what is wrong with it.
   static std::string parse(const std::string& name, const std::string& text, volume_record& out);

@@ -100,6 +100,10 @@ caf::expected<size_t> plugin_system::start() {
   return recovered;
 }
 
+void plugin_system::abort_requests() {
+  caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+}
+
 void plugin_system::stop() {
   if (reconciler_) {
     caf::anon_send_exit(reconciler_, caf::exit_reason::user_shutdown);

@@ -49,6 +49,10 @@ public:
   /// Stops every actor (after the last request has been answered).
   void stop();
 
+  /// Stops the REGISTRY and its VOLUMEs only: every request still waiting is answered
+  /// "shutting down" through the NET actor, and running jobs are abandoned (shutdown bound).
+  void abort_requests();
+
   /// The adaptors every VOLUME chooses from (the place to add a backend).
   static CatalogPtr default_adaptors(const std::filesystem::path& root,
                                      const std::filesystem::path& host_root = {});

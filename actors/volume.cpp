@@ -336,6 +336,8 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
   // Told to exit (shutdown) with requests queued or running: each gets an answer.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
+    if (st.ticket)
+      st.ticket->abandon();  // a job still running rolls back instead of committing
     auto waiting = std::move(st.unanswered);
     st.unanswered.clear();
     for (auto& [seq, fail] : waiting)

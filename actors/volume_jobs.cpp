@@ -123,7 +123,7 @@ job_result remove(adaptor& a, state_store& store, const volume_record& current, 
     r.error = abandoned(current.name);
     return r;
   }
-  if ((r.error = store.erase(current.name, &current)))
+  if ((r.error = store.erase(current.name)))
     return r;
   r.error = guarded("adaptor.remove", current.name, "remove", [&] { return a.remove(spec); });
   if (r.error) {
@@ -139,10 +139,9 @@ job_result remove_corrupt(state_store& store, const vault& v,
                           const std::vector<std::filesystem::path>& data,
                           const std::string& name, ticket& t) {
   job_result r;
-  std::string where;
   if (!v.root.empty()) {
     int err = 0;
-    where = safe_fs::quarantine(*v.sys, v.root, data, err);
+    auto where = safe_fs::quarantine(*v.sys, v.root, data, err);
     if (err != 0) {
       r.error = make_error(ec::backend_failed, name,
                            "its record is unreadable, so its data is kept; moving it to "
@@ -152,17 +151,17 @@ job_result remove_corrupt(state_store& store, const vault& v,
                              + ": " + os_reason(err));
       return r;
     }
+    log::write(log::level::warn, {{"event", "quarantine"},
+                                  {"volume", name},
+                                  {"reason", "removed with an unreadable record"},
+                                  {"path", where.empty() ? "(no data found)" : where}});
   }
   if (!t.commit()) {
     r.error = abandoned(name);
     return r;
   }
-  if ((r.error = store.erase(name, nullptr)))
-    return r;
-  log::write(log::level::warn, {{"event", "quarantine"},
-                                {"volume", name},
-                                {"reason", "removed with an unreadable record"},
-                                {"path", where.empty() ? "(no data found)" : where}});
+  // A failed erase puts the unreadable record back: the volume stays, its data in quarantine.
+  r.error = store.erase(name);
   return r;
 }
 

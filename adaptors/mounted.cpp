@@ -88,6 +88,10 @@ caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
   auto target = target_of(v.name).string();
   std::error_code err;
   fs::create_directories(target, err);  // gone after a reboot of a tmpfs-backed root
+  // mount(2) follows a symlink at the target: never mount over whatever it points to.
+  if (auto st = fs::symlink_status(target, err); st.type() != fs::file_type::directory)
+    return failed(v, "mount on " + target + " (not a directory: a symlink or file is there)",
+                  ENOTDIR);
   if (!sys_->is_mountpoint(target)) {
     if (auto e = attach(v, target))
       return e;

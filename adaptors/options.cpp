@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -12,12 +13,16 @@ namespace actorvol::options {
 
 namespace {
 
+// Digits only (no blank, sign or prefix that strtoul would take), at most `max`.
 bool whole_number(const std::string& s, unsigned long max, unsigned long& out, int base = 10) {
-  if (s.empty() || s.size() > 12)
+  if (s.empty() || s.size() > 20)
     return false;
-  char* end = nullptr;
-  out = std::strtoul(s.c_str(), &end, base);
-  return *end == '\0' && out <= max && s[0] != '-' && s[0] != '+';
+  for (char c : s)
+    if (c < '0' || c >= static_cast<char>('0' + base))
+      return false;
+  errno = 0;
+  out = std::strtoul(s.c_str(), nullptr, base);
+  return errno == 0 && out <= max;
 }
 
 } // namespace

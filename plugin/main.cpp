@@ -20,6 +20,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #ifndef ACTORVOL_VERSION
@@ -40,6 +43,41 @@ void raise_open_files_limit() {
   if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
     log::write(log::level::warn, {{"event", "rlimit"}, {"result", os_reason(errno)}});
 }
+
+// On a signal, requests in flight get a few seconds to finish; then the actors are told to
+// stop, which answers whatever still waits (a hung backend call: "shutting down", its job
+// abandoned), so that shutdown has a bound however long a deadline is.
+class shutdown_grace {
+public:
+  ~shutdown_grace() {
+    finish();
+  }
+  void start(std::function<void()> stop_actors) {
+    thread_ = std::thread([this, stop_actors] {
+      std::unique_lock<std::mutex> lock{mutex_};
+      if (cv_.wait_for(lock, std::chrono::seconds(5), [this] { return done_; }))
+        return;
+      log::write(log::level::warn, {{"event", "stop"},
+                                    {"result", "requests still in flight after 5 s: stopping"}});
+      stop_actors();
+    });
+  }
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 net::server_options server_options(const config& cfg, plugin_system& actors) {
   net::server_options opts;
@@ -90,11 +128,13 @@ int serve(const config& cfg) {
   // SIGTERM, as soon as it exists, and that must still stop us cleanly (socket removed, exit
   // 0). A signal before ioc.run() waits there; the handler then stops the server at once.
   boost::asio::signal_set signals{ioc, SIGTERM, SIGINT};
+  shutdown_grace grace;
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec)
       return;
     log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
     server->stop();
+    grace.start([&actors] { actors.abort_requests(); });
   });
   if (auto err = server->open(); !err.empty()) {
     log::write(log::level::error, {{"event", "start"}, {"result", err}});
@@ -115,6 +155,7 @@ int serve(const config& cfg) {
   server->run();
   ioc.run();  // returns when the socket is closed and the last answer is written
 
+  grace.finish();
   actors.stop();
   // Every answer is written and every change durable. A backend call that hangs past its
   // deadline holds a worker thread that would keep the actor system from closing: bound

@@ -9,13 +9,9 @@
 // volume name, every further line an option "key=value" (split at the first '='; a line
 // without '=' is a key with an empty value). Any byte but '\n' may appear anywhere.
 //
-// Two properties are known to fail today and are OFF unless their variable is set:
-//   ACTORVOL_FUZZ_SIZE_OVERFLOW=1  parse_size's result overflows 64 bits: "16777217T" is
-//                                  accepted as 1T (2^24+1 times 2^40 wraps). Being fixed on
-//                                  main; turn it on (here and in CMake) once that is merged.
-//   ACTORVOL_FUZZ_STRICT_NUMBERS=1 numbers are digits only: today uid, gid, mode and size
-//                                  accept leading whitespace and then a sign (" +5", "\t7"),
-//                                  because strtoul skips it before the sign check looks.
+// Two properties it found broken (both fixed): parse_size's result overflowed 64 bits
+// ("16777217T" was taken as 1T), and uid, gid, mode and size took leading blanks and a sign
+// (" +5"), because strtoul skips them.
 
 #include "actors/error.hpp"
 #include "actors/types.hpp"
@@ -31,19 +27,12 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace actorvol;
 
 namespace {
-
-bool env_on(const char* name) {
-  auto v = std::getenv(name);
-  return v != nullptr && std::string{v} == "1";
-}
-
-const bool check_size_overflow = env_on("ACTORVOL_FUZZ_SIZE_OVERFLOW");
-const bool check_strict_numbers = env_on("ACTORVOL_FUZZ_STRICT_NUMBERS");
 
 [[noreturn]] void fail(const std::string& what, const std::string& input) {
   std::fprintf(stderr, "property violated: %s\n  input: %s\n", what.c_str(),
@@ -157,35 +146,50 @@ void check_size(const std::string& text) {
   if (unit != 1)
     digits.pop_back();
   CHECK(size % unit == 0, "parse_size() is a whole number of units", text);
-  if (check_strict_numbers)
-    CHECK(all_digits(digits), "parse_size() accepts only N, NK, NM, NG, NT", text);
-  // KNOWN BUG (being fixed on main): the product is not checked for overflow, e.g.
-  // "16777217T" -> 2^64 + 2^40 wraps to 2^40. Enable with ACTORVOL_FUZZ_SIZE_OVERFLOW=1.
-  if (check_size_overflow)
-    CHECK(size / unit == std::strtoull(digits.c_str(), nullptr, 10),
-          "parse_size() never overflows: size / unit == the number", text);
+  CHECK(all_digits(digits), "parse_size() accepts only N, NK, NM, NG, NT", text);
+  CHECK(size / unit == std::strtoull(digits.c_str(), nullptr, 10),
+        "parse_size() never overflows: size / unit == the number", text);
 }
 
 void check_mount_options(const std::string& o) {
-  static const std::vector<std::pair<std::string, unsigned long>> flag_words = {
-    {"ro", MS_RDONLY},   {"rw", 0},           {"bind", MS_BIND},     {"rbind", MS_BIND | MS_REC},
-    {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC}, {"noatime", MS_NOATIME},
-    {"nodiratime", MS_NODIRATIME}, {"relatime", MS_RELATIME}, {"sync", MS_SYNCHRONOUS},
+  // The local driver's words: {word, clears, bits}; the last word about a flag wins.
+  static const std::vector<std::tuple<std::string, bool, unsigned long>> flag_words = {
+    {"defaults", false, 0},          {"ro", false, MS_RDONLY},       {"rw", true, MS_RDONLY},
+    {"suid", true, MS_NOSUID},       {"nosuid", false, MS_NOSUID},   {"dev", true, MS_NODEV},
+    {"nodev", false, MS_NODEV},      {"exec", true, MS_NOEXEC},      {"noexec", false, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS}, {"async", true, MS_SYNCHRONOUS}, {"dirsync", false, MS_DIRSYNC},
+    {"mand", false, MS_MANDLOCK},    {"nomand", true, MS_MANDLOCK},  {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},  {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME}, {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},   {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+  };
+  static const std::vector<std::pair<std::string, unsigned long>> propagation_words = {
+    {"private", MS_PRIVATE}, {"rprivate", MS_PRIVATE | MS_REC}, {"shared", MS_SHARED},
+    {"rshared", MS_SHARED | MS_REC}, {"slave", MS_SLAVE}, {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
   };
   auto got = options::parse_mount_options(o);
-  unsigned long flags = 0;
+  unsigned long flags = 0, propagation = 0;
   std::string data;
   for (auto& item : options::split(o, ',')) {
-    bool flag = false;
-    for (auto& [word, bits] : flag_words)
+    bool known = false;
+    for (auto& [word, clears, bits] : flag_words)
       if (item == word) {
-        flags |= bits;
-        flag = true;
+        flags = clears ? flags & ~bits : flags | bits;
+        known = true;
       }
-    if (!flag)
+    for (auto& [word, bits] : propagation_words)
+      if (item == word) {
+        propagation = bits;
+        known = true;
+      }
+    if (!known)
       data += (data.empty() ? "" : ",") + item;
   }
   CHECK(got.flags == flags, "parse_mount_options() flags are the flag words' bits", o);
+  CHECK(got.propagation == propagation, "parse_mount_options() keeps the last propagation", o);
   CHECK(got.data == data, "parse_mount_options() data is the other items, in order", o);
 }
 
@@ -198,8 +202,7 @@ void check_ownership_ok(const volume_spec& v, const std::string& input) {
     bool octal = std::string{key} == "mode";
     auto n = std::strtoull(i->second.c_str(), nullptr, octal ? 8 : 10);
     CHECK(n <= (octal ? 07777ull : 0xfffffffeull), "an accepted uid/gid/mode is in range", input);
-    if (check_strict_numbers)
-      CHECK(all_digits(i->second, octal), "an accepted uid/gid/mode is digits only", input);
+    CHECK(all_digits(i->second, octal), "an accepted uid/gid/mode is digits only", input);
   }
 }
 

@@ -86,8 +86,12 @@ TEST(Undelivered, AMountWhoseClientLeftIsUndoneWhileCreateAndRemoveStayDone) {
   ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "u"}}).json()["Err"], "");
 
   send_and_leave(p, "/VolumeDriver.Mount", {{"Name", "u"}, {"ID", "gone"}});
-  // The Get waits behind the Mount on the volume's actor, then sees the undo.
-  EXPECT_TRUE(eventually([&] { return mounts(p, "u") == 0; }));
+  // Get answers at once from the committed state (0 before the Mount commits, 1 after), so
+  // wait for the undo itself: the Mount's answer could not be written, the NET actor undid
+  // it, and the count is back to 0.
+  EXPECT_TRUE(eventually([&] {
+    return p.log().find("event=undo-mount") != std::string::npos && mounts(p, "u") == 0;
+  }));
   auto un = p.call("/VolumeDriver.Unmount", {{"Name", "u"}, {"ID", "gone"}});
   EXPECT_EQ(un.json()["Err"], "volume \"u\" has no mount with id \"gone\"");
 

@@ -577,13 +577,12 @@ TEST(Safety, MountWhoseDirectorySyncFailsCountsNothingAfterARestart) {
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "v"}})), "");
 }
 
-// -- known bugs (c52c371): enable once fixed -----------------------------------------------------
+// -- found by this suite (c52c371), fixed since ---------------------------------------------
 
-// BUG: Remove of a volume with a corrupt record moves its data to quarantine, then the record
-// erase fails at the directory sync: the answer is Err and the volume stays listed, but the
-// record is already unlinked, so after a restart the volume is gone (and the log never said
-// where its data went).
-TEST(Safety, DISABLED_RemoveOfACorruptVolumeWhoseSyncFailsKeepsIt) {
+// Remove of a volume with a corrupt record whose record erase fails at the directory sync:
+// the answer is Err, the volume stays listed, and after a restart too (the unreadable record
+// is put back byte for byte); the quarantine move is logged.
+TEST(Safety, RemoveOfACorruptVolumeWhoseSyncFailsKeepsIt) {
   temp_dir tmp;
   auto root = (fs::canonical(tmp.path()) / "root").string();
   {
@@ -597,6 +596,7 @@ TEST(Safety, DISABLED_RemoveOfACorruptVolumeWhoseSyncFailsKeepsIt) {
     plugin p(root, {}, {"ACTORVOL_FAILPOINTS=state.sync_dir=1*error(EIO)"});
     EXPECT_NE(err_of(p.call("/VolumeDriver.Remove", {{"Name", "d"}})), "");
     EXPECT_EQ(p.call("/VolumeDriver.List").json()["Volumes"].size(), 1u);
+    EXPECT_NE(p.log().find("event=quarantine"), std::string::npos) << p.log();
     p.stop(SIGKILL);
   }
   plugin p(root, {}, {});
@@ -604,10 +604,10 @@ TEST(Safety, DISABLED_RemoveOfACorruptVolumeWhoseSyncFailsKeepsIt) {
     << "the Remove failed, yet the volume is gone after a restart";
 }
 
-// BUG: a mounting adaptor's attach follows a symlink at ROOT/volumes/NAME/_data (mount(2)
+// A mounting adaptor's attach follows a symlink at ROOT/volumes/NAME/_data (mount(2)
 // follows the target): the tmpfs lands on the link's target, the Mount fails ("nothing is
 // mounted there after it"), and the stray tmpfs stays on the host directory, hiding its files.
-TEST(Safety, DISABLED_MountNeverFollowsASymlinkedDataDir) {
+TEST(Safety, MountNeverFollowsASymlinkedDataDir) {
   ACTORVOL_REQUIRE_ROOT();
   temp_dir host;
   fill_host(host.path());

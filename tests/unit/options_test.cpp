@@ -29,6 +29,8 @@ TEST(OptionsParse, Ownership) {
   EXPECT_TRUE(options::check_ownership({"v", {{"mode", "8"}}}));
   EXPECT_TRUE(options::check_ownership({"v", {{"uid", "abc"}}}));
   EXPECT_TRUE(options::check_ownership({"v", {{"gid", ""}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"uid", " 7"}}}));
+  EXPECT_TRUE(options::check_ownership({"v", {{"mode", " +755"}}}));
   EXPECT_EQ(render(options::only({"v", {{"uid", "1"}, {"zz", "1"}}}, {"uid"})),
             "volume \"v\": unknown option \"zz\"");
 }
@@ -49,8 +51,10 @@ TEST(OptionsParse, SizeEdgeCases) {
   for (auto zero : {"0", "0K", "0M", "0G", "0T", "000"})
     EXPECT_EQ(options::parse_size(zero), 0u) << zero;
   // Signs, blanks, other bases and units are refused.
-  for (auto bad : {"+1G", "-1G", "1G ", "1 G", "0x10", "1e3", "1P", "1KK", "k"})
+  for (auto bad : {"+1G", "-1G", "1G ", "1 G", " 1G", " 8M", "0x10", "1e3", "1P", "1KK", "k"})
     EXPECT_EQ(options::parse_size(bad), 0u) << bad;
+  // A plain byte count may have more than 12 digits.
+  EXPECT_EQ(options::parse_size("1099511627776"), 1ull << 40);
   EXPECT_EQ(options::parse_size("1k"), 1024u);
   EXPECT_EQ(options::parse_size("1t"), 1ull << 40);
   EXPECT_EQ(options::parse_size("010M"), 10ull << 20) << "decimal, not octal";

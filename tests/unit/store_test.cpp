@@ -36,9 +36,9 @@ TEST_F(Store, WriteLoadErase) {
   ASSERT_EQ(loaded.size(), 1u);
   ASSERT_TRUE(loaded[0].record);
   EXPECT_EQ(*loaded[0].record, db);
-  ASSERT_FALSE(store.erase("db", &db));
+  ASSERT_FALSE(store.erase("db"));
   EXPECT_TRUE(store.load_all().empty());
-  EXPECT_FALSE(store.erase("db", &db)) << "erasing a missing record is no error";
+  EXPECT_FALSE(store.erase("db")) << "erasing a missing record is no error";
 }
 
 TEST_F(Store, TornTempFilesAreIgnoredAndRemoved) {
@@ -70,7 +70,7 @@ TEST_F(Store, FailedWriteLeavesTheOldRecord) {
   auto err = store.write(next, &db);
   ASSERT_TRUE(err);
   EXPECT_EQ(render(err), "volume \"db\": state write failed: input/output error");
-  EXPECT_TRUE(store.erase("db", &db));
+  EXPECT_TRUE(store.erase("db"));
   failpoint::configure("");
   auto loaded = store.load_all();
   ASSERT_EQ(loaded.size(), 1u);

@@ -1,6 +1,7 @@
 #include "actors/volume.hpp"
 
 #include "actors/log.hpp"
+#include "actors/volume_queue.hpp"
 
 #include <caf/all.hpp>
 
@@ -20,146 +21,12 @@ std::string rfc3339_now() {
 
 namespace {
 
-using self_ptr = volume_actor::stateful_pointer<volume_state>;
-using work_fn = std::function<job_result(jobs::ticket&)>;
-using done_fn = std::function<void(job_result&)>;
+using namespace volume_queue;
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-volume_info info_of(const volume_state& st) {
-  volume_info info;
-  info.name = st.record.name;
-  info.created_at = st.record.created_at;
-  info.mounts = st.record.total_uses();
-  if (st.attached)
-    info.mountpoint = st.mountpoint;
-  if (!st.problem.empty())
-    info.status["Problem"] = st.problem;
-  for (auto& [k, v] : st.backend_status)
-    info.status.emplace(k, v);  // our own Problem comes first
-  return info;
-}
-
-// Tells the REGISTRY where this volume stands: after every answer (counted, for the
-// retire handshake) and after a change of its own (not counted).
-void publish(self_ptr self, bool counted = true) {
-  auto& st = self->state;
-  if (counted)
-    ++st.handled;
-  self->send(st.deps.registry, atom::summary::value,
-             volume_summary{info_of(st), st.exists, st.handled, st.busy()});
-}
-
-// -- serialization: one change at a time, each with a deadline ------------------------------
-
-void dispatch(self_ptr self) {
-  auto& st = self->state;
-  if (st.dispatching)
-    return;
-  st.dispatching = true;
-  while (!st.busy() && !st.queue.empty()) {
-    auto next = std::move(st.queue.front());
-    st.queue.pop_front();
-    if (next.request && st.unanswered.count(next.seq) == 0)
-      continue;  // failed at its deadline while it waited: it never runs
-    st.running = next.seq;
-    next.start();  // finishes at once (an answer without a job), or when its job is done
-  }
-  st.dispatching = false;
-}
-
-// The change `seq` is done (answered, or abandoned and now rolled back): on to the next.
-void finish(self_ptr self, uint64_t seq) {
-  auto& st = self->state;
-  if (st.running == seq) {
-    st.running = 0;
-    st.ticket.reset();
-  }
-  dispatch(self);
-  if (!st.busy())
-    publish(self, false);  // the REGISTRY may retire an idle, removed VOLUME
-}
-
-// Admits a request: arms its deadline and queues `start`. Returns the promise to answer.
-template <class T, class Start>
-typename caf::typed_response_promise<T> admit(self_ptr self, std::chrono::milliseconds limit,
-                                              const char* what, Start start) {
-  auto& st = self->state;
-  auto rp = self->make_response_promise<T>();
-  auto seq = st.next_seq++;
-  auto secs = std::to_string(std::max<int64_t>(
-    1, std::chrono::duration_cast<std::chrono::seconds>(limit).count()));
-  st.unanswered[seq] = [self, rp, what, secs, seq](caf::error why) mutable {
-    auto& st = self->state;
-    if (why) {
-      rp.deliver(std::move(why));
-      return;
-    }
-    auto detail = std::string{what} + " timed out after " + secs + " s";
-    if (st.running != seq)
-      detail += " waiting for an earlier operation on this volume";
-    else
-      detail += " (the backend did not answer; the change is rolled back if it completes)";
-    rp.deliver(make_error(ec::timed_out, st.record.name, detail));
-  };
-  self->delayed_send(self, limit, atom::timeout::value, seq);
-  st.queue.push_back({seq, true, [self, seq, rp, start]() mutable { start(seq, rp); }});
-  dispatch(self);
-  return rp;
-}
-
-// Answers request `seq` once: the REGISTRY hears a summary before the client the answer.
-template <class T, class X>
-void answer(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp, X&& x) {
-  if (self->state.unanswered.erase(seq) == 0)
-    return;  // answered at its deadline already
-  publish(self);
-  rp.deliver(std::forward<X>(x));
-}
-
-// Answers at once, without a job, and goes on.
-template <class T, class X>
-void settle(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp, X&& x) {
-  answer(self, seq, rp, std::forward<X>(x));
-  finish(self, seq);
-}
-
-// Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
-void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
-  auto t = std::make_shared<jobs::ticket>();
-  self->state.ticket = t;
-  auto on_result = [self, seq, t, done](job_result& r) {
-    auto& st = self->state;
-    if (!r.status.empty()) {
-      st.backend_status = std::move(r.status);
-      st.status_read_at = std::chrono::steady_clock::now();
-    }
-    if (!r.problem.empty())
-      st.problem = r.problem;
-    if (!t->is_abandoned())
-      done(r);
-    finish(self, seq);
-  };
-  self->request(self->state.deps.worker, caf::infinite, atom::run::value,
-                job{[work, t] { return work(*t); }})
-    .then([on_result](job_result& r) { on_result(r); },
-          [on_result](caf::error& err) {
-            job_result r;
-            r.error = std::move(err);
-            on_result(r);
-          });
-}
-
-// Queues a change of the VOLUME's own (no client, no deadline).
-void internal(self_ptr self, work_fn work, done_fn done) {
-  auto& st = self->state;
-  auto seq = st.next_seq++;
-  st.queue.push_back({seq, false, [self, seq, work, done] { run_job(self, seq, work, done); }});
-  dispatch(self);
 }
 
 AdaptorPtr adaptor_of(const volume_state& st, const volume_opts& opts) {

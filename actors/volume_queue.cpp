@@ -1,0 +1,98 @@
+#include "actors/volume_queue.hpp"
+
+#include <caf/all.hpp>
+
+namespace actorvol::volume_queue {
+
+volume_info info_of(const volume_state& st) {
+  volume_info info;
+  info.name = st.record.name;
+  info.created_at = st.record.created_at;
+  info.mounts = st.record.total_uses();
+  if (st.attached)
+    info.mountpoint = st.mountpoint;
+  if (!st.problem.empty())
+    info.status["Problem"] = st.problem;
+  for (auto& [k, v] : st.backend_status)
+    info.status.emplace(k, v);  // our own Problem comes first
+  return info;
+}
+
+// Tells the REGISTRY where this volume stands: after every answer (counted, for the
+// retire handshake) and after a change of its own (not counted).
+void publish(self_ptr self, bool counted) {
+  auto& st = self->state;
+  if (counted)
+    ++st.handled;
+  self->send(st.deps.registry, atom::summary::value,
+             volume_summary{info_of(st), st.exists, st.handled, st.busy()});
+}
+
+// -- serialization: one change at a time, each with a deadline ------------------------------
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  if (st.dispatching)
+    return;
+  st.dispatching = true;
+  while (!st.busy() && !st.queue.empty()) {
+    auto next = std::move(st.queue.front());
+    st.queue.pop_front();
+    if (next.request && st.unanswered.count(next.seq) == 0)
+      continue;  // failed at its deadline while it waited: it never runs
+    st.running = next.seq;
+    next.start();  // finishes at once (an answer without a job), or when its job is done
+  }
+  st.dispatching = false;
+}
+
+// The change `seq` is done (answered, or abandoned and now rolled back): on to the next.
+void finish(self_ptr self, uint64_t seq) {
+  auto& st = self->state;
+  if (st.running == seq) {
+    st.running = 0;
+    st.ticket.reset();
+  }
+  dispatch(self);
+  if (!st.busy())
+    publish(self, false);  // the REGISTRY may retire an idle, removed VOLUME
+}
+
+
+
+
+// Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
+void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
+  auto t = std::make_shared<jobs::ticket>();
+  self->state.ticket = t;
+  auto on_result = [self, seq, t, done](job_result& r) {
+    auto& st = self->state;
+    if (!r.status.empty()) {
+      st.backend_status = std::move(r.status);
+      st.status_read_at = std::chrono::steady_clock::now();
+    }
+    if (!r.problem.empty())
+      st.problem = r.problem;
+    if (!t->is_abandoned())
+      done(r);
+    finish(self, seq);
+  };
+  self->request(self->state.deps.worker, caf::infinite, atom::run::value,
+                job{[work, t] { return work(*t); }})
+    .then([on_result](job_result& r) { on_result(r); },
+          [on_result](caf::error& err) {
+            job_result r;
+            r.error = std::move(err);
+            on_result(r);
+          });
+}
+
+// Queues a change of the VOLUME's own (no client, no deadline).
+void internal(self_ptr self, work_fn work, done_fn done) {
+  auto& st = self->state;
+  auto seq = st.next_seq++;
+  st.queue.push_back({seq, false, [self, seq, work, done] { run_job(self, seq, work, done); }});
+  dispatch(self);
+}
+
+} // namespace actorvol::volume_queue

@@ -156,6 +156,36 @@ void start_remove(self_ptr self, uint64_t seq, ok_promise& rp) {
           gone);
 }
 
+// Get and Path answer at once from the committed state. Only while the VOLUME re-attaches
+// its recorded uses at start (its mountpoint is not known before) do they wait for that.
+template <class T>
+caf::result<T> read(self_ptr self, std::function<caf::expected<T>()> now) {
+  auto& st = self->state;
+  if (!st.recovering) {
+    publish(self);
+    auto x = now();
+    if (!x)
+      return std::move(x.error());
+    return std::move(*x);
+  }
+  auto rp = self->make_response_promise<T>();
+  auto seq = st.next_seq++;
+  st.unanswered[seq] = [rp](caf::error why) mutable { rp.deliver(std::move(why)); };
+  st.queue.push_back({seq, false, [self, seq, rp, now]() mutable {
+                        if (self->state.unanswered.erase(seq) > 0) {
+                          publish(self);
+                          auto x = now();
+                          if (x)
+                            rp.deliver(std::move(*x));
+                          else
+                            rp.deliver(std::move(x.error()));
+                        }
+                        finish(self, seq);
+                      }});
+  dispatch(self);
+  return rp;
+}
+
 // At start-up: re-attach recorded uses, or read the backend's status.
 void recover(self_ptr self) {
   auto& st = self->state;
@@ -168,9 +198,11 @@ void recover(self_ptr self) {
   }
   // After a reboot the mount is gone; after a crash the adaptor finds it still attached.
   // A failure keeps the uses and says why.
+  st.recovering = true;
   internal(self, [a, rec](jobs::ticket&) { return jobs::reattach(*a, rec); },
            [self](job_result& r) {
              auto& st = self->state;
+             st.recovering = false;
              if (r.error) {
                st.problem = "re-attach after restart failed: " + render(r.error);
                log::write(log::level::error, {{"event", "recover"},
@@ -255,19 +287,21 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
       });
     },
     [self](atom::get) -> caf::result<volume_info> {
-      auto& st = self->state;
-      publish(self);
-      if (!st.exists)
-        return make_error(ec::no_such_volume, st.record.name);
-      refresh_if_stale(self);
-      return info_of(st);
+      return read<volume_info>(self, [self]() -> caf::expected<volume_info> {
+        auto& st = self->state;
+        if (!st.exists)
+          return make_error(ec::no_such_volume, st.record.name);
+        refresh_if_stale(self);
+        return info_of(st);
+      });
     },
     [self](atom::path) -> caf::result<std::string> {
-      auto& st = self->state;
-      publish(self);
-      if (!st.exists)
-        return make_error(ec::no_such_volume, st.record.name);
-      return st.attached ? st.mountpoint : std::string{};
+      return read<std::string>(self, [self]() -> caf::expected<std::string> {
+        auto& st = self->state;
+        if (!st.exists)
+          return make_error(ec::no_such_volume, st.record.name);
+        return st.attached ? st.mountpoint : std::string{};
+      });
     },
     [self, short_ops](atom::drop, int64_t before) -> caf::result<std::vector<std::string>> {
       using ids = std::vector<std::string>;

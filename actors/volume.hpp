@@ -60,6 +60,7 @@ struct volume_state {
   std::deque<pending> queue;           // changes waiting for it
   std::unordered_map<uint64_t, std::function<void(caf::error)>> unanswered;
   bool dispatching = false;
+  bool recovering = false;             // re-attaching recorded uses at start
 
   /// A job is in flight (perhaps one whose request was abandoned).
   bool busy() const {

@@ -31,7 +31,7 @@ for mode in $sanitizers; do
   start=$SECONDS
   build_cmd "$build-$mode" -j2 --target "${targets[@]}"
   built=$SECONDS
-  if ! (cd "$build-$mode" && ACTORVOL_EXPLORE_SECONDS=${ACTORVOL_EXPLORE_SECONDS:-10} \
+  if ! (cd "$build-$mode" && ACTORVOL_EXPLORE_SECONDS=${ACTORVOL_EXPLORE_SECONDS:-30} \
           ctest --output-on-failure -j2 -L "$labels"); then
     san_failed+=("$mode")
   fi

@@ -202,6 +202,8 @@ TEST_P(RootForms, MountChecksUseTheRealPath) {
   auto real_root = (fs::canonical(tmp.path()) / "real" / "root").string();
   unmount_guard guard{{fs::canonical(tmp.path()).string()}};
   plugin p(root_arg, {}, {}, cwd);
+  // The socket opens before the root is prepared; the first answer comes after.
+  ASSERT_EQ(p.call("/Plugin.Activate").status, 200);
   ASSERT_TRUE(fs::is_directory(real_root + "/state")) << "the root is where it was asked for";
 
   // A bind of host data: attached and detached on the real path, never deleted.

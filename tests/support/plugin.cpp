@@ -206,8 +206,10 @@ void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  // Ready once it answers: the socket opens before the root is prepared (recovery, stray
+  // mounts), and requests are served only after that.
   for (int i = 0; i < 500; ++i) {
-    if (connection(socket_).ok())
+    if (connection c(socket_); c.ok() && c.post("/Plugin.Activate", "").status == 200)
       return;
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {

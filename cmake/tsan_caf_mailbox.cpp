@@ -107,6 +107,11 @@ bool scheduled_actor::activate(execution_unit* eu) {
 // and a CAF frame: the same actor destruction (~scheduled_actor), and allocator calls made
 // inside libcaf_core, are matched by those frames.
 //
+// A delayed message (a VOLUME's deadline, atom::timeout) is built by the actor and handed to
+// CAF's timer thread (caf::detail::simple_actor_clock) under that clock's own mutex, inside
+// libcaf_core; the timer thread destroys it when it fires or at shutdown. Reports with the
+// clock's frame are that hand-over.
+//
 // CAF's own group subscriptions (caf::mixin::subscriber, a hash set in every event-based and
 // scoped actor; actorvol uses no groups) are built in an actor's constructor and cleared in
 // its cleanup on another thread, ordered by the same uninstrumented reference count: both
@@ -115,6 +120,7 @@ extern "C" const char* __tsan_default_suppressions() {
   return "race:caf::actor_storage\n"
          "race:caf::local_actor::~local_actor\n"
          "race:caf::mixin::subscriber\n"
+         "race:caf::detail::simple_actor_clock\n"
          "race:caf::scheduled_actor::~scheduled_actor\n"
          "called_from_lib:libcaf_core.so.0.17.6\n";
 }

@@ -1,13 +1,14 @@
 #pragma once
 
-// Every typed-actor interface of actorvol, in one place.
+// Every typed-actor interface of the actors layer, in one place.
 //
-// A request travels: net/session (HTTP) -> the NET actor -> the REGISTRY -> one VOLUME
-// -> a WORKER (blocking work: the adaptor and the state store) and back.
+// A request travels: net/session (HTTP) -> the NET actor (net/net_actor, whose messages are
+// the protocol's own types) -> the REGISTRY -> one VOLUME -> a WORKER (blocking work: the
+// adaptor and the state store) and back.
 
 #include "actors/atoms.hpp"
-#include "actors/error.hpp"
-#include "actors/types.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
@@ -18,6 +19,20 @@
 #include <string>
 
 namespace actorvol {
+
+/// What a VOLUME tells the REGISTRY after each request it handled, so that the REGISTRY
+/// can answer List without asking (and waiting for) any VOLUME.
+struct volume_summary {
+  volume_info info;
+  bool exists = false;
+  uint64_t handled = 0;  // requests this VOLUME has handled so far
+  bool busy = false;     // a job is in flight (perhaps an abandoned one)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
+  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy);
+}
 
 /// The outcome of one blocking job.
 struct job_result {
@@ -37,23 +52,9 @@ struct job {
   std::function<job_result()> run;
 };
 
-/// The NET actor's answer to one api_request.
-struct api_reply {
-  caf::error error;
-  std::string mountpoint;
-  volume_info volume;
-  volume_infos volumes;
-  std::string scope;
-};
-
-/// Called once with the answer to one request; it hands the answer back to net/.
-using api_responder = std::function<void(api_reply)>;
-
 } // namespace actorvol
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::api_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::api_responder)
 
 namespace actorvol {
 
@@ -122,14 +123,5 @@ using docker_probe_actor = caf::typed_actor<
 using reconciler_actor = caf::typed_actor<
   // Runs one pass: asks the DOCKER PROBE, then has the REGISTRY drop stale uses.
   caf::reacts_to<atom::reconcile>>;
-
-/// The NET actor: turns each parsed request into a typed message for the REGISTRY and hands
-/// the answer back to net/ through the responder. It never waits.
-using net_actor = caf::typed_actor<
-  // Handles one request; the responder is called exactly once.
-  caf::reacts_to<atom::handle, api_request, api_responder>,
-  // A request whose successful answer could not be delivered (the client went away):
-  // a Mount is undone, since Docker sends no Unmount for a Mount it never heard succeed.
-  caf::reacts_to<atom::undo, api_request>>;
 
 } // namespace actorvol

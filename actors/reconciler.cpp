@@ -1,25 +1,12 @@
 #include "actors/reconciler.hpp"
 
-#include "actors/log.hpp"
-#include "net/docker_client.hpp"
+#include "core/log.hpp"
 
 #include <caf/all.hpp>
 
 #include <set>
 
 namespace actorvol {
-
-docker_probe_actor::behavior_type docker_probe(docker_probe_actor::pointer,
-                                               std::string docker_socket) {
-  return {
-    [docker_socket](atom::get) -> caf::result<std::vector<std::string>> {
-      auto names = net::docker_referenced_volumes(docker_socket, std::chrono::seconds(10));
-      if (!names)
-        return std::move(names.error());
-      return std::vector<std::string>(names->begin(), names->end());
-    },
-  };
-}
 
 namespace {
 

@@ -14,7 +14,6 @@
 namespace actorvol {
 
 struct reconciler_options {
-  std::string docker_socket;
   std::chrono::seconds interval{60};
   std::chrono::seconds grace{120};
 };
@@ -26,10 +25,6 @@ struct reconciler_state {
   bool busy = false;  // a pass is under way
   static inline const char* name = "reconciler";
 };
-
-/// Asks the Docker Engine on `docker_socket`; spawn it detached.
-docker_probe_actor::behavior_type docker_probe(docker_probe_actor::pointer self,
-                                               std::string docker_socket);
 
 reconciler_actor::behavior_type
 reconciler(reconciler_actor::stateful_pointer<reconciler_state> self, registry_actor registry,

@@ -1,6 +1,6 @@
 #include "actors/registry.hpp"
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 #include <caf/all.hpp>
 
@@ -27,20 +27,71 @@ entry& spawn_volume(self_ptr self, const std::string& name,
   return e;
 }
 
-// The VOLUME for `name`, or an error when the name is invalid or (unless `spawn`) unknown.
-caf::expected<entry*> lookup(self_ptr self, const std::string& name, bool spawn = false) {
+// Finds (or, with `spawn`, makes) the VOLUME of `name`, counts one more request sent to it
+// (a VOLUME is retired only once it has handled all of them), and delegates `xs` to it.
+// An invalid or (without `spawn`) unknown name is answered at once.
+template <class Result, class... Ts>
+caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, bool spawn,
+                                       Ts&&... xs) {
   if (!valid_volume_name(name))
     return make_error(ec::invalid_name, printable(name));
   auto& vols = self->state.volumes;
-  if (auto i = vols.find(name); i != vols.end()) {
-    ++i->second.sent;
-    return &i->second;
-  }
-  if (!spawn)
+  auto i = vols.find(name);
+  if (i == vols.end() && !spawn)
     return make_error(ec::no_such_volume, name);
-  auto& e = spawn_volume(self, name, std::nullopt, {});
+  auto& e = i != vols.end() ? i->second : spawn_volume(self, name, std::nullopt, {});
   ++e.sent;
-  return &e;
+  return self->delegate(e.actor, std::forward<Ts>(xs)...);
+}
+
+// A VOLUME went down (it failed): forget it; its name can be used again.
+void forget(self_ptr self, const caf::down_msg& dm) {
+  auto& vols = self->state.volumes;
+  for (auto i = vols.begin(); i != vols.end(); ++i) {
+    if (i->second.actor.address() == dm.source) {
+      log::write(log::level::error, {{"event", "volume-down"},
+                                     {"volume", i->first},
+                                     {"reason", caf::to_string(dm.reason)}});
+      vols.erase(i);
+      return;
+    }
+  }
+}
+
+// Shutdown: every VOLUME is told to exit (each answers what still waits), then the REGISTRY.
+void stop_all(self_ptr self, const caf::exit_msg& msg) {
+  for (auto& [name, e] : self->state.volumes)
+    self->send_exit(e.actor, msg.reason);
+  self->state.volumes.clear();
+  self->quit(msg.reason);
+}
+
+// Spawns the VOLUME of a record read at start-up (`problem`: why it is suspect, or empty).
+void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
+  std::optional<volume_record> recovered;
+  if (problem.empty())
+    recovered = r;
+  auto& e = spawn_volume(self, r.name, std::move(recovered), problem);
+  e.last.exists = true;
+  e.last.info.created_at = r.created_at;
+  e.last.info.mounts = r.total_uses();
+}
+
+// Keeps a VOLUME's latest summary (List answers from these), and retires a VOLUME whose
+// volume is gone once no request is on its way to it and no job of its runs.
+void take_summary(self_ptr self, volume_summary& s) {
+  auto& vols = self->state.volumes;
+  auto i = vols.find(s.info.name);
+  if (i == vols.end()
+      || caf::actor_cast<caf::actor_addr>(self->current_sender()) != i->second.actor.address())
+    return;
+  auto& e = i->second;
+  e.last = std::move(s);
+  if (!e.last.exists && e.last.handled == e.sent && !e.last.busy) {
+    self->demonitor(e.actor.address());
+    self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+    vols.erase(i);
+  }
 }
 
 } // namespace
@@ -48,60 +99,26 @@ caf::expected<entry*> lookup(self_ptr self, const std::string& name, bool spawn 
 registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
   self->state.deps = std::move(deps);
   self->state.deps.registry = caf::actor_cast<summary_sink>(self);
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& vols = self->state.volumes;
-    for (auto i = vols.begin(); i != vols.end(); ++i) {
-      if (i->second.actor.address() == dm.source) {
-        log::write(log::level::error, {{"event", "volume-down"},
-                                       {"volume", i->first},
-                                       {"reason", caf::to_string(dm.reason)}});
-        vols.erase(i);
-        return;
-      }
-    }
-  });
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (auto& [name, e] : self->state.volumes)
-      self->send_exit(e.actor, msg.reason);
-    self->state.volumes.clear();
-    self->quit(msg.reason);
-  });
+  self->set_down_handler([self](caf::down_msg& dm) { forget(self, dm); });
+  self->set_exit_handler([self](caf::exit_msg& msg) { stop_all(self, msg); });
   return {
-    [self](atom::create, std::string& name, volume_opts& opts) -> caf::result<atom::ok> {
-      auto e = lookup(self, name, true);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::create::value, std::move(opts));
+    [self](atom::create, std::string& name, volume_opts& opts) {
+      return count_and_delegate<atom::ok>(self, name, true, atom::create::value, std::move(opts));
     },
-    [self](atom::mount, std::string& name, std::string& id) -> caf::result<std::string> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::mount::value, std::move(id));
+    [self](atom::mount, std::string& name, std::string& id) {
+      return count_and_delegate<std::string>(self, name, false, atom::mount::value, std::move(id));
     },
-    [self](atom::unmount, std::string& name, std::string& id) -> caf::result<atom::ok> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::unmount::value, std::move(id));
+    [self](atom::unmount, std::string& name, std::string& id) {
+      return count_and_delegate<atom::ok>(self, name, false, atom::unmount::value, std::move(id));
     },
-    [self](atom::remove, std::string& name) -> caf::result<atom::ok> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::remove::value);
+    [self](atom::remove, std::string& name) {
+      return count_and_delegate<atom::ok>(self, name, false, atom::remove::value);
     },
-    [self](atom::get, std::string& name) -> caf::result<volume_info> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::get::value);
+    [self](atom::get, std::string& name) {
+      return count_and_delegate<volume_info>(self, name, false, atom::get::value);
     },
-    [self](atom::path, std::string& name) -> caf::result<std::string> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::path::value);
+    [self](atom::path, std::string& name) {
+      return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
     [self](atom::list) -> volume_infos {
       volume_infos result;
@@ -110,39 +127,12 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
           result.push_back(e.last.info);
       return result;
     },
-    [self](atom::drop, std::string& name,
-           int64_t before) -> caf::result<std::vector<std::string>> {
-      auto e = lookup(self, name);
-      if (!e)
-        return std::move(e.error());
-      return self->delegate((*e)->actor, atom::drop::value, before);
+    [self](atom::drop, std::string& name, int64_t before) {
+      return count_and_delegate<std::vector<std::string>>(self, name, false, atom::drop::value,
+                                                          before);
     },
-    [self](atom::adopt, volume_record& r, std::string& problem) {
-      auto name = r.name;
-      std::optional<volume_record> recovered;
-      if (problem.empty())
-        recovered = r;
-      auto& e = spawn_volume(self, name, std::move(recovered), problem);
-      e.last.exists = true;
-      e.last.info.created_at = r.created_at;
-      e.last.info.mounts = r.total_uses();
-    },
-    [self](atom::summary, volume_summary& s) {
-      auto& vols = self->state.volumes;
-      auto i = vols.find(s.info.name);
-      if (i == vols.end()
-          || caf::actor_cast<caf::actor_addr>(self->current_sender())
-               != i->second.actor.address())
-        return;
-      auto& e = i->second;
-      e.last = std::move(s);
-      if (!e.last.exists && e.last.handled == e.sent && !e.last.busy) {
-        // No request is on its way to this VOLUME and no job of its runs: retire it.
-        self->demonitor(e.actor.address());
-        self->send_exit(e.actor, caf::exit_reason::user_shutdown);
-        vols.erase(i);
-      }
-    },
+    [self](atom::adopt, volume_record& r, std::string& problem) { adopt(self, r, problem); },
+    [self](atom::summary, volume_summary& s) { take_summary(self, s); },
   };
 }
 

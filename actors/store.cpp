@@ -1,7 +1,7 @@
 #include "actors/store.hpp"
 
-#include "actors/error.hpp"
-#include "adaptors/failpoint.hpp"
+#include "core/error.hpp"
+#include "core/failpoint.hpp"
 #include "adaptors/safe_fs.hpp"
 
 #include <nlohmann/json.hpp>

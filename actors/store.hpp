@@ -4,7 +4,7 @@
 // A write is write-temp, fsync, rename, fsync dir, so a crash leaves either the old record
 // or the new one. There is no shared file and no lock: volumes persist in parallel.
 
-#include "actors/types.hpp"
+#include "core/types.hpp"
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>

@@ -1,13 +1,9 @@
 #include "actors/system.hpp"
 
-#include "actors/gateway.hpp"
-#include "actors/log.hpp"
 #include "actors/registry.hpp"
 #include "actors/worker.hpp"
-#include "adaptors/dir.hpp"
-#include "adaptors/mounted.hpp"
-
 #include "adaptors/sys.hpp"
+#include "core/log.hpp"
 
 #include <caf/all.hpp>
 
@@ -19,16 +15,6 @@ namespace actorvol {
 
 plugin_system::plugin_system(caf::actor_system& sys, system_options opts)
   : sys_(sys), opts_(std::move(opts)) {
-}
-
-CatalogPtr plugin_system::default_adaptors(const std::filesystem::path& root,
-                                           const std::filesystem::path& host_root) {
-  auto c = std::make_shared<catalog>();
-  c->add(std::make_shared<dir_adaptor>(root / "volumes"));  // the default
-  c->add(std::make_shared<tmpfs_adaptor>(root, real_sys()));
-  c->add(std::make_shared<loop_adaptor>(root, real_sys()));
-  c->add(std::make_shared<passthrough_adaptor>(root, real_sys(), host_root));
-  return c;
 }
 
 namespace {
@@ -74,7 +60,7 @@ caf::expected<size_t> plugin_system::start() {
   auto loaded = store->load_all();
   detach_strays(opts_.root, loaded);
   pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
-  auto adaptors = opts_.adaptors ? opts_.adaptors : default_adaptors(opts_.root, opts_.host_root);
+  auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root);
   volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits};
   registry_ = sys_.spawn(actorvol::registry, deps);
   size_t recovered = 0;
@@ -91,12 +77,8 @@ caf::expected<size_t> plugin_system::start() {
     }
     ++recovered;
   }
-  gateway_ = sys_.spawn(actorvol::gateway, registry_, opts_.scope,
-                        opts_.limits.long_ops + std::chrono::seconds(30));
-  if (!opts_.reconcile.docker_socket.empty()) {
-    probe_ = sys_.spawn<caf::detached>(docker_probe, opts_.reconcile.docker_socket);
-    reconciler_ = sys_.spawn(actorvol::reconciler, registry_, probe_, opts_.reconcile);
-  }
+  if (opts_.probe)
+    reconciler_ = sys_.spawn(actorvol::reconciler, registry_, opts_.probe, opts_.reconcile);
   return recovered;
 }
 
@@ -107,9 +89,8 @@ void plugin_system::abort_requests() {
 void plugin_system::stop() {
   if (reconciler_) {
     caf::anon_send_exit(reconciler_, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(probe_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(opts_.probe, caf::exit_reason::user_shutdown);
   }
-  caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(pool_, caf::exit_reason::user_shutdown);
 }

@@ -1,8 +1,8 @@
 #pragma once
 
-// Wiring: the WORKER pool, the adaptors, the state store, the REGISTRY (with every volume
-// recovered from disk) and the NET actor. Nothing here runs on its own; plugin/main.cpp
-// drives it.
+// Wiring of the actors layer: the WORKER pool, the adaptors, the state store, the REGISTRY
+// (with every volume recovered from disk) and the RECONCILER. Nothing here runs on its own;
+// plugin/main.cpp drives it and puts the NET actor (net/) in front of the REGISTRY.
 
 #include "actors/interfaces.hpp"
 #include "actors/reconciler.hpp"
@@ -21,8 +21,9 @@ struct system_options {
   std::filesystem::path root;  // ROOT/state (records), ROOT/volumes (data); made real at start
   std::string scope = "local";
   size_t workers = 16;           // blocking workers kept warm
-  reconciler_options reconcile;  // off while reconcile.docker_socket is empty
-  CatalogPtr adaptors;           // the backends; default_adaptors(root) when empty
+  reconciler_options reconcile;  // used when `probe` is set
+  docker_probe_actor probe;      // asks the Docker Engine (net/docker_client); none: no reconcile
+  CatalogPtr adaptors;           // the backends; default_catalog(root) when empty
   size_t max_workers = 1024;     // blocking workers at most (one per slow job in flight)
   deadlines limits;              // per request, queueing included
   std::filesystem::path host_root;  // where the host's / is seen (managed plugin), or empty
@@ -37,25 +38,16 @@ public:
   /// of volumes recovered, or an error.
   caf::expected<size_t> start();
 
-  /// The NET actor: the door for requests from net/.
-  const net_actor& gateway() const {
-    return gateway_;
-  }
-
   const registry_actor& registry() const {
     return registry_;
   }
 
-  /// Stops every actor (after the last request has been answered).
+  /// Stops every actor of this layer (after the last request has been answered).
   void stop();
 
   /// Stops the REGISTRY and its VOLUMEs only: every request still waiting is answered
-  /// "shutting down" through the NET actor, and running jobs are abandoned (shutdown bound).
+  /// "shutting down", and running jobs are abandoned (shutdown bound).
   void abort_requests();
-
-  /// The adaptors every VOLUME chooses from (the place to add a backend).
-  static CatalogPtr default_adaptors(const std::filesystem::path& root,
-                                     const std::filesystem::path& host_root = {});
 
   /// ROOT as resolved at start.
   const std::filesystem::path& root() const {
@@ -67,8 +59,6 @@ private:
   system_options opts_;
   worker_actor pool_;
   registry_actor registry_;
-  net_actor gateway_;
-  docker_probe_actor probe_;
   reconciler_actor reconciler_;
 };
 

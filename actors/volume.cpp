@@ -1,12 +1,13 @@
 #include "actors/volume.hpp"
 
-#include "actors/log.hpp"
 #include "actors/volume_queue.hpp"
+#include "core/log.hpp"
 
 #include <caf/all.hpp>
 
 #include <chrono>
 #include <ctime>
+#include <memory>
 
 namespace actorvol {
 
@@ -215,11 +216,87 @@ void recover(self_ptr self) {
            });
 }
 
-} // namespace
+// Mount, Unmount and a reconcile drop: `next_of` gives the volume's next record (or an error
+// to answer at once); an unchanged record is answered at once too, else change_uses() moves
+// to it. `reply` makes the answer from the state afterwards.
+template <class T>
+caf::result<T> admit_uses_change(self_ptr self, std::chrono::milliseconds limit,
+                                 const char* what,
+                                 std::function<caf::expected<volume_record>(volume_state&)> next_of,
+                                 std::function<T(volume_state&)> reply) {
+  using promise = caf::typed_response_promise<T>;
+  return admit<T>(self, limit, what, [self, next_of, reply](uint64_t seq, promise& rp) {
+    auto& st = self->state;
+    auto next = next_of(st);
+    if (!next)
+      return settle(self, seq, rp, std::move(next.error()));
+    if (*next == st.record)
+      return settle(self, seq, rp, reply(st));
+    change_uses<T>(self, seq, rp, std::move(*next), reply);
+  });
+}
 
-volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volume_deps deps,
-                                   std::optional<volume_record> recovered,
-                                   std::string problem) {
+caf::expected<volume_record> mounted_once_more(volume_state& st, const std::string& id) {
+  if (auto err = check_usable(st))
+    return err;
+  auto next = st.record;
+  if (next.uses[id]++ == 0)
+    next.used_since[id] = unix_now();
+  return next;
+}
+
+caf::expected<volume_record> mounted_once_less(volume_state& st, const std::string& id) {
+  if (auto err = check_usable(st))
+    return err;
+  if (st.record.uses.count(id) == 0)
+    return make_error(ec::unknown_mount_id, st.record.name, id);
+  auto next = st.record;
+  if (--next.uses[id] == 0) {
+    next.uses.erase(id);
+    next.used_since.erase(id);
+  }
+  return next;
+}
+
+// The mount IDs first used before `before` (none on a volume that is gone or corrupt).
+std::vector<std::string> stale_ids(const volume_state& st, int64_t before) {
+  std::vector<std::string> stale;
+  if (st.exists && !st.corrupt)
+    for (auto& [id, since] : st.record.used_since)
+      if (since < before)
+        stale.push_back(id);
+  return stale;
+}
+
+// The deadline of request `seq` has passed: a queued request fails, a running one is
+// abandoned (its job rolls back instead of committing).
+void on_deadline(self_ptr self, uint64_t seq) {
+  auto& st = self->state;
+  auto i = st.unanswered.find(seq);
+  if (i == st.unanswered.end())
+    return;  // answered in time
+  if (st.running == seq && (!st.ticket || !st.ticket->abandon()))
+    return;  // its job is committing: the real answer follows
+  auto fail = std::move(i->second);
+  st.unanswered.erase(i);
+  publish(self);
+  fail(caf::error{});  // a queued request is skipped by dispatch()
+}
+
+// Told to exit (shutdown) with requests queued or running: each gets an answer.
+void on_exit(self_ptr self, caf::exit_msg& msg) {
+  auto& st = self->state;
+  if (st.ticket)
+    st.ticket->abandon();  // a job still running rolls back instead of committing
+  auto waiting = std::move(st.unanswered);
+  st.unanswered.clear();
+  for (auto& [seq, fail] : waiting)
+    fail(make_error(ec::shutting_down, st.record.name));
+  self->quit(msg.reason);
+}
+
+void init(self_ptr self, std::string volume_name, volume_deps deps,
+          std::optional<volume_record> recovered, std::string problem) {
   auto& st = self->state;
   st.deps = std::move(deps);
   st.record.name = std::move(volume_name);
@@ -232,108 +309,70 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
     st.exists = true;
     st.corrupt = true;
   }
-  // Told to exit (shutdown) with requests queued or running: each gets an answer.
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    auto& st = self->state;
-    if (st.ticket)
-      st.ticket->abandon();  // a job still running rolls back instead of committing
-    auto waiting = std::move(st.unanswered);
-    st.unanswered.clear();
-    for (auto& [seq, fail] : waiting)
-      fail(make_error(ec::shutting_down, st.record.name));
-    self->quit(msg.reason);
-  });
-  auto long_ops = st.deps.limits.long_ops;
-  auto short_ops = st.deps.limits.short_ops;
+  self->set_exit_handler([self](caf::exit_msg& msg) { on_exit(self, msg); });
+}
+
+} // namespace
+
+volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volume_deps deps,
+                                   std::optional<volume_record> recovered,
+                                   std::string problem) {
+  init(self, std::move(volume_name), std::move(deps), std::move(recovered), std::move(problem));
+  auto long_ops = self->state.deps.limits.long_ops;
+  auto short_ops = self->state.deps.limits.short_ops;
+  using ids = std::vector<std::string>;
   return {
     [self, long_ops](atom::create, volume_opts& opts) -> caf::result<atom::ok> {
-      return admit<atom::ok>(self, long_ops, "create",
-                             [self, opts](uint64_t seq, ok_promise& rp) {
-                               start_create(self, seq, rp, opts);
-                             });
-    },
-    [self, long_ops](atom::mount, std::string& id) -> caf::result<std::string> {
-      using promise = caf::typed_response_promise<std::string>;
-      return admit<std::string>(self, long_ops, "mount", [self, id](uint64_t seq, promise& rp) {
-        auto& st = self->state;
-        if (auto err = check_usable(st))
-          return settle(self, seq, rp, std::move(err));
-        auto next = st.record;
-        if (next.uses[id]++ == 0)
-          next.used_since[id] = unix_now();
-        change_uses<std::string>(self, seq, rp, next,
-                                 [](volume_state& st) { return st.mountpoint; });
+      return admit<atom::ok>(self, long_ops, "create", [self, opts](uint64_t seq, ok_promise& rp) {
+        start_create(self, seq, rp, opts);
       });
     },
-    [self, short_ops](atom::unmount, std::string& id) -> caf::result<atom::ok> {
-      return admit<atom::ok>(self, short_ops, "unmount", [self, id](uint64_t seq, ok_promise& rp) {
-        auto& st = self->state;
-        if (auto err = check_usable(st))
-          return settle(self, seq, rp, std::move(err));
-        if (st.record.uses.count(id) == 0)
-          return settle(self, seq, rp, make_error(ec::unknown_mount_id, st.record.name, id));
-        auto next = st.record;
-        if (--next.uses[id] == 0) {
-          next.uses.erase(id);
-          next.used_since.erase(id);
-        }
-        change_uses<atom::ok>(self, seq, rp, next,
-                              [](volume_state&) { return atom::ok::value; });
-      });
+    [self, long_ops](atom::mount, std::string& id) {
+      return admit_uses_change<std::string>(
+        self, long_ops, "mount", [id](volume_state& st) { return mounted_once_more(st, id); },
+        [](volume_state& st) { return st.mountpoint; });
+    },
+    [self, short_ops](atom::unmount, std::string& id) {
+      return admit_uses_change<atom::ok>(
+        self, short_ops, "unmount", [id](volume_state& st) { return mounted_once_less(st, id); },
+        [](volume_state&) { return atom::ok::value; });
     },
     [self, short_ops](atom::remove) -> caf::result<atom::ok> {
       return admit<atom::ok>(self, short_ops, "remove", [self](uint64_t seq, ok_promise& rp) {
         start_remove(self, seq, rp);
       });
     },
-    [self](atom::get) -> caf::result<volume_info> {
+    [self](atom::get) {
       return read<volume_info>(self, [self]() -> caf::expected<volume_info> {
-        auto& st = self->state;
-        if (!st.exists)
-          return make_error(ec::no_such_volume, st.record.name);
+        if (!self->state.exists)
+          return make_error(ec::no_such_volume, self->state.record.name);
         refresh_if_stale(self);
-        return info_of(st);
+        return info_of(self->state);
       });
     },
-    [self](atom::path) -> caf::result<std::string> {
+    [self](atom::path) {
       return read<std::string>(self, [self]() -> caf::expected<std::string> {
-        auto& st = self->state;
-        if (!st.exists)
-          return make_error(ec::no_such_volume, st.record.name);
-        return st.attached ? st.mountpoint : std::string{};
+        if (!self->state.exists)
+          return make_error(ec::no_such_volume, self->state.record.name);
+        return self->state.attached ? self->state.mountpoint : std::string{};
       });
     },
-    [self, short_ops](atom::drop, int64_t before) -> caf::result<std::vector<std::string>> {
-      using ids = std::vector<std::string>;
-      using promise = caf::typed_response_promise<ids>;
-      return admit<ids>(self, short_ops, "reconcile", [self, before](uint64_t seq, promise& rp) {
-        auto& st = self->state;
-        ids stale;
-        for (auto& [id, since] : st.record.used_since)
-          if (since < before)
-            stale.push_back(id);
-        if (!st.exists || st.corrupt || stale.empty())
-          return settle(self, seq, rp, ids{});
-        auto next = st.record;
-        for (auto& id : stale) {
-          next.uses.erase(id);
-          next.used_since.erase(id);
-        }
-        change_uses<ids>(self, seq, rp, next, [stale](volume_state&) { return stale; });
-      });
+    [self, short_ops](atom::drop, int64_t before) {
+      auto dropped = std::make_shared<ids>();  // found when the request runs, then answered
+      return admit_uses_change<ids>(
+        self, short_ops, "reconcile",
+        [before, dropped](volume_state& st) -> caf::expected<volume_record> {
+          *dropped = stale_ids(st, before);
+          auto next = st.record;
+          for (auto& id : *dropped) {
+            next.uses.erase(id);
+            next.used_since.erase(id);
+          }
+          return next;
+        },
+        [dropped](volume_state&) { return *dropped; });
     },
-    [self](atom::timeout, uint64_t seq) {
-      auto& st = self->state;
-      auto i = st.unanswered.find(seq);
-      if (i == st.unanswered.end())
-        return;  // answered in time
-      if (st.running == seq && (!st.ticket || !st.ticket->abandon()))
-        return;  // its job is committing: the real answer follows
-      auto fail = std::move(i->second);
-      st.unanswered.erase(i);
-      publish(self);
-      fail(caf::error{});  // a queued request is skipped by dispatch()
-    },
+    [self](atom::timeout, uint64_t seq) { on_deadline(self, seq); },
   };
 }
 

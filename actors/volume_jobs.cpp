@@ -1,7 +1,7 @@
 #include "actors/volume_jobs.hpp"
 
-#include "actors/log.hpp"
-#include "adaptors/failpoint.hpp"
+#include "core/log.hpp"
+#include "core/failpoint.hpp"
 #include "adaptors/safe_fs.hpp"
 
 #include <functional>

@@ -8,8 +8,8 @@
 // and data_paths() (which touch nothing) runs on a blocking worker thread, never on CAF's
 // scheduler, and calls for one volume never overlap.
 
-#include "actors/error.hpp"
-#include "actors/types.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
 
 #include <caf/expected.hpp>
 

@@ -1,11 +1,13 @@
 #pragma once
 
 // The set of adaptors a VOLUME chooses from, by its options. Adding a backend is one
-// catalog.add() in the wiring (actors/system.cpp); actors/ and net/ stay as they are.
+// catalog.add() in default_catalog() (adaptors/catalog.cpp); actors/ and net/ stay as they are.
 
 #include "adaptors/adaptor.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <memory>
 #include <vector>
 
 namespace actorvol {
@@ -41,5 +43,11 @@ private:
 };
 
 using CatalogPtr = std::shared_ptr<const catalog>;
+
+/// The backends actorvol ships: dir (the default), tmpfs, loop (`size=`) and the local
+/// driver's type/device/o pass-through, all keeping their data under `root`. `host_root` is
+/// where the host's / is seen (the managed plugin's /host), or empty.
+CatalogPtr default_catalog(const std::filesystem::path& root,
+                           const std::filesystem::path& host_root = {});
 
 } // namespace actorvol

@@ -27,20 +27,6 @@ bool whole_number(const std::string& s, unsigned long max, unsigned long& out, i
 
 } // namespace
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> items;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto end = text.find(sep, pos);
-    if (end == std::string::npos)
-      end = text.size();
-    if (end > pos)
-      items.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return items;
-}
-
 caf::error only(const volume_spec& v, const std::set<std::string>& known) {
   for (auto& [key, value] : v.opts)
     if (known.count(key) == 0)

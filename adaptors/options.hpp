@@ -12,8 +12,7 @@
 
 namespace actorvol::options {
 
-/// The non-empty items of a `sep`-separated list, e.g. "ro,,bind" -> {"ro", "bind"}.
-std::vector<std::string> split(const std::string& text, char sep);
+using actorvol::split;  // core/types.hpp
 
 /// The first option of `v` not in `known`, as ec::unknown_option; else none.
 caf::error only(const volume_spec& v, const std::set<std::string>& known);

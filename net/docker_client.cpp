@@ -1,6 +1,8 @@
 #include "net/docker_client.hpp"
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
+
+#include <caf/all.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -32,7 +34,7 @@ caf::expected<std::string> http_get(const std::string& socket_path, const std::s
                                     std::chrono::milliseconds timeout) {
   asio::io_context ioc;
   beast::basic_stream<stream_protocol> stream(ioc);
-  beast::error_code ec;
+  beast::error_code io_err;
   http::response_parser<http::string_body> parser;
   parser.body_limit(256u << 20);
   beast::flat_buffer buffer;
@@ -43,25 +45,25 @@ caf::expected<std::string> http_get(const std::string& socket_path, const std::s
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return docker_error("GET " + target + " on " + socket_path + " failed: " + os_reason(errno));
-  stream.socket().assign(stream_protocol(), fd, ec);
-  if (ec) {
+  stream.socket().assign(stream_protocol(), fd, io_err);
+  if (io_err) {
     ::close(fd);
-    return docker_error("GET " + target + " on " + socket_path + " failed: " + ec.message());
+    return docker_error("GET " + target + " on " + socket_path + " failed: " + io_err.message());
   }
   // Asynchronous operations under one deadline, so a daemon that hangs cannot hold us.
   stream.expires_after(timeout);
   stream.async_connect(stream_protocol::endpoint(socket_path), [&](beast::error_code e) {
-    if ((ec = e))
+    if ((io_err = e))
       return;
     http::async_write(stream, req, [&](beast::error_code e, size_t) {
-      if ((ec = e))
+      if ((io_err = e))
         return;
-      http::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+      http::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) { io_err = e; });
     });
   });
   ioc.run();
-  if (ec)
-    return docker_error("GET " + target + " on " + socket_path + " failed: " + ec.message());
+  if (io_err)
+    return docker_error("GET " + target + " on " + socket_path + " failed: " + io_err.message());
   auto& res = parser.get();
   if (res.result_int() / 100 != 2)
     return docker_error("GET " + target + " answered " + std::to_string(res.result_int()));
@@ -93,6 +95,18 @@ caf::expected<std::set<std::string>> docker_referenced_volumes(
   if (!body)
     return body.error();
   return referenced_volumes(*body);
+}
+
+docker_probe_actor::behavior_type docker_probe(docker_probe_actor::pointer,
+                                               std::string socket_path) {
+  return {
+    [socket_path](atom::get) -> caf::result<std::vector<std::string>> {
+      auto names = docker_referenced_volumes(socket_path, std::chrono::seconds(10));
+      if (!names)
+        return std::move(names.error());
+      return std::vector<std::string>(names->begin(), names->end());
+    },
+  };
 }
 
 } // namespace actorvol::net

@@ -3,6 +3,8 @@
 // A small blocking HTTP/1.1 client on a Unix socket (Boost.Beast), and the one question
 // actorvol asks the Docker Engine API: which volumes do live containers reference?
 
+#include "actors/interfaces.hpp"
+
 #include <caf/expected.hpp>
 
 #include <chrono>
@@ -23,5 +25,10 @@ caf::expected<std::set<std::string>> referenced_volumes(const std::string& conta
 /// Asks the Docker Engine on `socket_path` (GET /containers/json?all=1).
 caf::expected<std::set<std::string>> docker_referenced_volumes(
   const std::string& socket_path, std::chrono::milliseconds timeout);
+
+/// The DOCKER PROBE the RECONCILER asks: each atom::get asks the Docker Engine on
+/// `socket_path` (blocking, up to 10 s), so spawn it detached.
+docker_probe_actor::behavior_type docker_probe(docker_probe_actor::pointer self,
+                                               std::string socket_path);
 
 } // namespace actorvol::net

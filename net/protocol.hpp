@@ -2,7 +2,7 @@
 
 // The protocol's JSON <-> actorvol's typed requests and replies (pure: no I/O, no actors).
 
-#include "actors/interfaces.hpp"
+#include "net/api.hpp"
 
 #include <caf/expected.hpp>
 

@@ -2,7 +2,7 @@
 
 // Maps a request path to one of the protocol's nine endpoints (pure).
 
-#include "actors/types.hpp"
+#include "net/api.hpp"
 
 #include <optional>
 #include <string_view>

@@ -1,6 +1,6 @@
 #include "net/server.hpp"
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "net/session.hpp"
 
 #include <boost/asio/post.hpp>
@@ -49,30 +49,30 @@ std::string listener::open() {
     if (fd < 0)
       return "cannot create a socket: " + os_reason(errno);
     stream_protocol::socket probe(ioc_, stream_protocol(), fd);
-    error_code ec;
-    probe.connect(stream_protocol::endpoint(path), ec);
-    if (!ec)
+    error_code io_err;
+    probe.connect(stream_protocol::endpoint(path), io_err);
+    if (!io_err)
       return "another instance is already listening on " + path;
     ::unlink(path.c_str());  // stale: nobody answers on it
   }
   int fd = cloexec_socket();
   if (fd < 0)
     return "cannot create a socket: " + os_reason(errno);
-  error_code ec;
-  acceptor_.assign(stream_protocol(), fd, ec);
-  if (ec) {
+  error_code io_err;
+  acceptor_.assign(stream_protocol(), fd, io_err);
+  if (io_err) {
     ::close(fd);
-    return "cannot listen on " + path + ": " + ec.message();
+    return "cannot listen on " + path + ": " + io_err.message();
   }
-  acceptor_.non_blocking(true, ec);  // accept4 below must never block the I/O thread
-  if (!ec)
-    acceptor_.bind(stream_protocol::endpoint(path), ec);
-  if (ec)
-    return "cannot bind " + path + ": " + ec.message();
+  acceptor_.non_blocking(true, io_err);  // accept4 below must never block the I/O thread
+  if (!io_err)
+    acceptor_.bind(stream_protocol::endpoint(path), io_err);
+  if (io_err)
+    return "cannot bind " + path + ": " + io_err.message();
   ::chmod(path.c_str(), 0660);
-  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return "cannot listen on " + path + ": " + ec.message();
+  acceptor_.listen(asio::socket_base::max_listen_connections, io_err);
+  if (io_err)
+    return "cannot listen on " + path + ": " + io_err.message();
   return "";
 }
 
@@ -86,23 +86,23 @@ void listener::do_accept() {
     return;
   accepting_ = true;
   acceptor_.async_wait(stream_protocol::acceptor::wait_read,
-                       [self = shared_from_this()](error_code ec) {
+                       [self = shared_from_this()](error_code io_err) {
                          self->accepting_ = false;
-                         self->on_acceptable(ec);
+                         self->on_acceptable(io_err);
                        });
 }
 
-void listener::on_acceptable(error_code ec) {
-  if (stopped_ || ec == asio::error::operation_aborted)
+void listener::on_acceptable(error_code io_err) {
+  if (stopped_ || io_err == asio::error::operation_aborted)
     return;
   // At the bound a new client comes in only when an idle connection can make room for it;
   // else it waits in the backlog until a place is free (on_session_end, on_session_idle).
-  if (!ec && active_ >= opts_.max_connections && !eviction_candidate())
+  if (!io_err && active_ >= opts_.max_connections && !eviction_candidate())
     return;
-  if (!ec && accept_one())
+  if (!io_err && accept_one())
     return do_accept();
   log::write(log::level::warn,
-             {{"event", "accept"}, {"result", ec ? ec.message() : os_reason(errno)}});
+             {{"event", "accept"}, {"result", io_err ? io_err.message() : os_reason(errno)}});
   accepting_ = true;  // try again soon (e.g. out of file descriptors), without spinning
   retry_.expires_after(std::chrono::milliseconds(100));
   retry_.async_wait([self = shared_from_this()](error_code e) {
@@ -118,11 +118,11 @@ bool listener::accept_one() {
   if (fd < 0)
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED;
   stream_protocol::socket sock(ioc_);
-  error_code ec;
-  sock.assign(stream_protocol(), fd, ec);
-  if (ec) {
+  error_code io_err;
+  sock.assign(stream_protocol(), fd, io_err);
+  if (io_err) {
     ::close(fd);
-    errno = ec.value();
+    errno = io_err.value();
     return false;
   }
   if (active_ >= opts_.max_connections)

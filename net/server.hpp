@@ -7,7 +7,7 @@
 // All listener and session state changes on one thread, the I/O thread (the one that calls
 // run() and then runs the io_context).
 
-#include "actors/interfaces.hpp"
+#include "net/api.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>

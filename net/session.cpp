@@ -1,6 +1,6 @@
 #include "net/session.hpp"
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "net/protocol.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -91,18 +91,18 @@ void session::do_read() {
   owner_->on_session_idle();
 }
 
-void session::on_read(beast::error_code ec, size_t) {
+void session::on_read(beast::error_code io_err, size_t) {
   reading_ = false;
   // end_of_stream first: the peer closed between requests, which is no error.
-  if (ec == http::error::end_of_stream)
+  if (io_err == http::error::end_of_stream)
     return close();
-  if (ec == http::error::body_limit)
+  if (io_err == http::error::body_limit)
     return fail(make_error(ec::body_too_large, {}, std::to_string(opts_.body_limit)));
-  if (ec == http::error::header_limit)
+  if (io_err == http::error::header_limit)
     return fail(make_error(ec::headers_too_large, {}, std::to_string(opts_.header_limit)));
-  if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
-    return fail(make_error(ec::bad_request, {}, "malformed HTTP: " + ec.message()));
-  if (ec || ended_)
+  if (io_err && io_err.category() == http::make_error_code(http::error::bad_target).category())
+    return fail(make_error(ec::bad_request, {}, "malformed HTTP: " + io_err.message()));
+  if (io_err || ended_)
     return close();  // timeout, reset, shutdown, evicted
   handle(parser_->release());
 }
@@ -159,24 +159,24 @@ void session::respond(answer a, const caf::error& err) {
   res->body() = std::move(a.body);
   res->prepare_payload();
   stream_.expires_after(std::chrono::seconds(30));
-  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-    self->on_write(res->need_eof(), ec);
+  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code io_err, size_t) {
+    self->on_write(res->need_eof(), io_err);
   });
 }
 
-void session::on_write(bool eof, beast::error_code ec) {
+void session::on_write(bool eof, beast::error_code io_err) {
   busy_ = false;
-  if (ec && undo_) {
+  if (io_err && undo_) {
     // The client went away before it heard of a success: the actors decide what to undo.
     log::write(log::level::warn, {{"event", "undelivered"},
                                   {"endpoint", target_},
                                   {"volume", volume_},
-                                  {"result", ec.message()}});
+                                  {"result", io_err.message()}});
     owner_->report_undelivered(std::move(*undo_));
   }
   undo_.reset();
   volume_.clear();
-  if (ec || eof || stopping_ || ended_)
+  if (io_err || eof || stopping_ || ended_)
     return close();
   do_read();
 }

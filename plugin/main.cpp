@@ -3,9 +3,11 @@
 // main() wires the two halves: net/ (HTTP on a Unix socket, one I/O thread) and the actors
 // (the NET actor, the REGISTRY, one VOLUME per volume, the blocking WORKER pool).
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "actors/system.hpp"
-#include "adaptors/failpoint.hpp"
+#include "core/failpoint.hpp"
+#include "net/docker_client.hpp"
+#include "net/net_actor.hpp"
 #include "net/server.hpp"
 #include "plugin/config.hpp"
 
@@ -79,58 +81,61 @@ private:
   std::thread thread_;
 };
 
-net::server_options server_options(const config& cfg, plugin_system& actors) {
+// The actors layer's options from the command line. The DOCKER PROBE (net/) is handed in:
+// the actors never talk to the Docker Engine themselves.
+system_options actor_options(const config& cfg, caf::actor_system& sys) {
+  system_options opts;
+  opts.root = cfg.root;
+  opts.scope = cfg.scope;
+  opts.workers = static_cast<size_t>(cfg.workers);
+  opts.max_workers = static_cast<size_t>(cfg.max_workers);
+  opts.reconcile = {std::chrono::seconds(cfg.reconcile_interval),
+                    std::chrono::seconds(cfg.reconcile_grace)};
+  if (!cfg.docker_socket.empty())
+    opts.probe = sys.spawn<caf::detached>(net::docker_probe, cfg.docker_socket);
+  opts.limits = {std::chrono::seconds(cfg.mount_timeout), std::chrono::seconds(cfg.op_timeout)};
+  opts.host_root = cfg.host_root;
+  return opts;
+}
+
+net::server_options server_options(const config& cfg, const net::net_actor& door) {
   net::server_options opts;
   opts.socket_path = cfg.socket;
   opts.max_connections = static_cast<size_t>(cfg.max_connections);
   opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   // A success the client never heard of (it went away): the NET actor undoes a Mount.
-  opts.on_undelivered = [&actors](api_request req) {
-    caf::anon_send(actors.gateway(), atom::undo::value, std::move(req));
+  opts.on_undelivered = [&door](net::api_request req) {
+    caf::anon_send(door, atom::undo::value, std::move(req));
   };
   return opts;
 }
 
-int serve(const config& cfg) {
-  log::set_level(*log::parse_level(cfg.log_level));
-  if (auto err = failpoint::configure_from_env(); !err.empty()) {
-    std::cerr << "actorvol: ACTORVOL_FAILPOINTS: " << err << "\n";
-    return 2;
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-  raise_open_files_limit();
+// Leaves after `bound` even if a backend call that hangs past its deadline still holds a
+// worker thread (which would keep the actor system from closing).
+void exit_after(std::chrono::seconds bound) {
+  std::thread([bound] {
+    std::this_thread::sleep_for(bound);
+    log::write(log::level::warn, {{"event", "stopped"},
+                                  {"result", "a backend call is still hung; exiting anyway"}});
+    std::_Exit(0);
+  }).detach();
+}
 
-  caf::actor_system_config caf_cfg;
-  caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  // One shared job queue: idle scheduler threads sleep instead of polling each other's
-  // queues (work stealing spins on a 2-core host and slows spawning 100k VOLUMEs).
-  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
-  caf::actor_system sys{caf_cfg};
-  reconciler_options reconcile{cfg.docker_socket, std::chrono::seconds(cfg.reconcile_interval),
-                               std::chrono::seconds(cfg.reconcile_grace)};
-  system_options sys_opts;
-  sys_opts.root = cfg.root;
-  sys_opts.scope = cfg.scope;
-  sys_opts.workers = static_cast<size_t>(cfg.workers);
-  sys_opts.max_workers = static_cast<size_t>(cfg.max_workers);
-  sys_opts.reconcile = reconcile;
-  sys_opts.limits = {std::chrono::seconds(cfg.mount_timeout), std::chrono::seconds(cfg.op_timeout)};
-  sys_opts.host_root = cfg.host_root;
-  plugin_system actors{sys, sys_opts};
-
+int serve(const config& cfg, caf::actor_system& sys) {
+  plugin_system actors{sys, actor_options(cfg, sys)};
+  net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};
   auto server = std::make_shared<net::listener>(
-    ioc, server_options(cfg, actors), [&actors](api_request req, api_responder respond) {
-      caf::anon_send(actors.gateway(), atom::handle::value, std::move(req),
-                     std::move(respond));
+    ioc, server_options(cfg, door), [&door](net::api_request req, net::api_responder respond) {
+      caf::anon_send(door, atom::handle::value, std::move(req), std::move(respond));
     });
   // Catch the signals before the socket opens: a client may connect, and a supervisor send
   // SIGTERM, as soon as it exists, and that must still stop us cleanly (socket removed, exit
   // 0). A signal before ioc.run() waits there; the handler then stops the server at once.
   boost::asio::signal_set signals{ioc, SIGTERM, SIGINT};
   shutdown_grace grace;
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec)
+  signals.async_wait([&](const boost::system::error_code& io_err, int sig) {
+    if (io_err)
       return;
     log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
     server->stop();
@@ -151,23 +156,33 @@ int serve(const config& cfg) {
                                 {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
-
+  door = sys.spawn(net::net_actor_behavior, actors.registry(), cfg.scope,
+                   std::chrono::seconds(cfg.mount_timeout + 30));
   server->run();
   ioc.run();  // returns when the socket is closed and the last answer is written
-
   grace.finish();
+  caf::anon_send_exit(door, caf::exit_reason::user_shutdown);
   actors.stop();
-  // Every answer is written and every change durable. A backend call that hangs past its
-  // deadline holds a worker thread that would keep the actor system from closing: bound
-  // the wait, then leave without it.
-  std::thread([] {
-    std::this_thread::sleep_for(std::chrono::seconds(10));
-    log::write(log::level::warn, {{"event", "stopped"},
-                                  {"result", "a backend call is still hung; exiting anyway"}});
-    std::_Exit(0);
-  }).detach();
+  exit_after(std::chrono::seconds(10));
   log::write(log::level::info, {{"event", "stopped"}});
   return 0;
+}
+
+int run(const config& cfg) {
+  log::set_level(*log::parse_level(cfg.log_level));
+  if (auto err = failpoint::configure_from_env(); !err.empty()) {
+    std::cerr << "actorvol: ACTORVOL_FAILPOINTS: " << err << "\n";
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit();
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  // One shared job queue: idle scheduler threads sleep instead of polling each other's
+  // queues (work stealing spins on a 2-core host and slows spawning 100k VOLUMEs).
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf::actor_system sys{caf_cfg};
+  return serve(cfg, sys);
 }
 
 } // namespace
@@ -187,5 +202,5 @@ int main(int argc, char** argv) {
     std::cerr << "actorvol: " << bad->message << "\n\n" << usage_text();
     return 2;
   }
-  return serve(std::get<config>(parsed));
+  return run(std::get<config>(parsed));
 }

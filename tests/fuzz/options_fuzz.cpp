@@ -13,8 +13,8 @@
 // ("16777217T" was taken as 1T), and uid, gid, mode and size took leading blanks and a sign
 // (" +5"), because strtoul skips them.
 
-#include "actors/error.hpp"
-#include "actors/types.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
 #include "adaptors/dir.hpp"
 #include "adaptors/mounted.hpp"
 #include "adaptors/options.hpp"

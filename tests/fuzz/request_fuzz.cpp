@@ -15,6 +15,7 @@ namespace http = boost::beast::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace actorvol;
+  using namespace actorvol::net;
   http::request_parser<http::string_body> parser;
   parser.body_limit(1 << 20);
   parser.header_limit(8 << 10);

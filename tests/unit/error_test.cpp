@@ -1,4 +1,4 @@
-#include "actors/error.hpp"
+#include "core/error.hpp"
 
 #include <caf/sec.hpp>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "adaptors/failpoint.hpp"
+#include "core/failpoint.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "actors/types.hpp"
+#include "core/types.hpp"
 
 #include <gtest/gtest.h>
 

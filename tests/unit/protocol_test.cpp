@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 using namespace actorvol;
+using namespace actorvol::net;
 using json = nlohmann::json;
 
 namespace {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 using namespace actorvol;
+using namespace actorvol::net;
 
 TEST(Router, EveryEndpointRoundTrips) {
   for (auto ep : {endpoint::activate, endpoint::capabilities, endpoint::create, endpoint::get,

@@ -1,6 +1,7 @@
 #pragma once
 
-// The values that travel in actorvol's messages. Each has an inspect() so CAF can carry it.
+// The vocabulary every layer shares: a volume's options, its durable record, what Get and List
+// report, and the volume name rule. Each struct has an inspect() so CAF can carry it.
 
 #include <cstdint>
 #include <map>
@@ -67,49 +68,13 @@ typename Inspector::result_type inspect(Inspector& f, volume_info& x) {
 
 using volume_infos = std::vector<volume_info>;
 
-/// What a VOLUME tells the REGISTRY after each request it handled, so that the REGISTRY
-/// can answer List without asking (and waiting for) any VOLUME.
-struct volume_summary {
-  volume_info info;
-  bool exists = false;
-  uint64_t handled = 0;  // requests this VOLUME has handled so far
-  bool busy = false;     // a job is in flight (perhaps an abandoned one)
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
-  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy);
-}
-
 /// Checks Docker's volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 255 bytes.
 bool valid_volume_name(const std::string& name);
 
+/// Splits `text` at each `sep`, dropping empty items ("a,,b," -> {"a", "b"}).
+std::vector<std::string> split(const std::string& text, char sep);
+
 /// Escapes a name for an error message: control bytes and quotes become \xNN.
 std::string printable(const std::string& name);
-
-} // namespace actorvol
-
-namespace actorvol {
-
-/// The nine endpoints of Docker's volume plugin protocol.
-enum class endpoint : uint8_t {
-  activate,      // /Plugin.Activate
-  capabilities,  // /VolumeDriver.Capabilities
-  create,        // /VolumeDriver.Create
-  get,           // /VolumeDriver.Get
-  list,          // /VolumeDriver.List
-  mount,         // /VolumeDriver.Mount
-  path,          // /VolumeDriver.Path
-  unmount,       // /VolumeDriver.Unmount
-  remove,        // /VolumeDriver.Remove
-};
-
-/// A parsed request: what leaves net/ for the NET actor.
-struct api_request {
-  endpoint ep = endpoint::activate;
-  std::string name;
-  std::string id;
-  volume_opts opts;
-};
 
 } // namespace actorvol

@@ -35,8 +35,24 @@ enum class ec : uint8_t {
   shutting_down,
 };
 
+} // namespace actorvol
+
+// caf::error{ec::in_use, volume, detail} builds an actorvol error (category "actorvol").
+CAF_ERROR_CODE_ENUM(actorvol::ec, "actorvol")
+
+namespace actorvol {
+
 /// The error category of actorvol's codes.
-constexpr caf::atom_value error_category = caf::atom("actorvol");
+constexpr caf::atom_value error_category = caf::detail::error_factory<ec>::category;
+
+/// True when `err` is actorvol's `code` (false for none and for CAF's own errors).
+inline bool operator==(const caf::error& err, ec code) {
+  return err && err.compare(static_cast<uint8_t>(code), error_category) == 0;
+}
+
+inline bool operator!=(const caf::error& err, ec code) {
+  return !(err == code);
+}
 
 /// Makes an actorvol error. `volume` names the volume (may be empty), `detail` is the
 /// code-specific part, e.g. the OS reason.
@@ -45,7 +61,8 @@ caf::error make_error(ec code, std::string volume = {}, std::string detail = {})
 /// Renders any error (ours or CAF's) into the text of Docker's `Err` field.
 std::string render(const caf::error& err);
 
-/// Returns our code for `err`, or ec::backend_failed for a foreign error.
+/// Returns our code for `err` (for a switch over codes), or ec::backend_failed for a foreign
+/// error.
 ec code_of(const caf::error& err);
 
 /// The OS reason for errno `err`, lower-case, e.g. "no space left on device".

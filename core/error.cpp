@@ -1,4 +1,4 @@
-#include "actors/error.hpp"
+#include "core/error.hpp"
 
 #include <caf/sec.hpp>
 
@@ -8,8 +8,7 @@
 namespace actorvol {
 
 caf::error make_error(ec code, std::string volume, std::string detail) {
-  return caf::error{static_cast<uint8_t>(code), error_category,
-                    caf::make_message(std::move(volume), std::move(detail))};
+  return caf::error{code, std::move(volume), std::move(detail)};
 }
 
 ec code_of(const caf::error& err) {

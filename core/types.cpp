@@ -1,4 +1,4 @@
-#include "actors/types.hpp"
+#include "core/types.hpp"
 
 #include <cstdio>
 
@@ -16,6 +16,20 @@ bool valid_volume_name(const std::string& name) {
     if (!alnum(c) && c != '_' && c != '.' && c != '-')
       return false;
   return true;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> items;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(sep, pos);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > pos)
+      items.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return items;
 }
 
 std::string printable(const std::string& name) {

@@ -1,6 +1,7 @@
-#include "adaptors/failpoint.hpp"
+#include "core/failpoint.hpp"
 
-#include "adaptors/options.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <vector>
 
 namespace actorvol::failpoint {
 
@@ -28,25 +30,22 @@ using table = std::map<std::string, action>;
 // Written once at start-up (before any worker runs); read by workers.
 std::atomic<const table*> current{nullptr};
 
+// An errno name (EIO, ENOSPC, ...) becomes its OS reason; any other text stays as it is.
 std::string errno_text(const std::string& msg) {
   static const std::map<std::string, int> names = {
     {"EIO", EIO},       {"ENOSPC", ENOSPC}, {"EBUSY", EBUSY},   {"EACCES", EACCES},
     {"EPERM", EPERM},   {"ENOENT", ENOENT}, {"EEXIST", EEXIST}, {"EROFS", EROFS},
-    {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM},
+    {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"ENAMETOOLONG", ENAMETOOLONG},
   };
-  if (auto i = names.find(msg); i != names.end()) {
-    std::string s = std::strerror(i->second);
-    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-    return s;
-  }
-  return msg;
+  auto i = names.find(msg);
+  return i == names.end() ? msg : os_reason(i->second);
 }
 
 } // namespace
 
 std::string configure(const std::string& spec) {
   auto t = std::make_unique<table>();
-  for (auto& item : options::split(spec, ';')) {
+  for (auto& item : split(spec, ';')) {
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
       return "failpoint \"" + item + "\": expected name=action";

@@ -266,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   static const std::vector<std::vector<std::string>> known = {
     {"uid", "gid", "mode"},
-    {"type", "o", "size", "uid", "gid", "mode"},
+    {"type", "device", "o", "size", "uid", "gid", "mode"},  // device=: the local driver's label
     {"size", "fs", "uid", "gid", "mode"},
     {"type", "device", "o", "uid", "gid", "mode"},
   };

@@ -1,9 +1,8 @@
 #include "adaptors/dir.hpp"
 
 #include "adaptors/options.hpp"
-#include "adaptors/safe_fs.hpp"
 
-#include <system_error>
+#include <cerrno>
 
 namespace fs = std::filesystem;
 
@@ -31,15 +30,13 @@ caf::error dir_adaptor::validate(const volume_spec& v) const {
 }
 
 caf::error dir_adaptor::create(const volume_spec& v) {
-  std::error_code err;
   auto dir = data_dir(v.name);
   // Data left by an earlier crash was moved to quarantine by the VOLUME before this call.
-  fs::create_directories(dir, err);
-  if (err)
+  if (int e = sys_->make_dirs(dir.string()))
     return make_error(ec::backend_failed, v.name,
-                      "create of " + dir.string() + " failed: " + os_reason(err.value()));
-  if (auto e = options::apply_ownership(v, dir)) {
-    safe_fs::remove_tree(volumes_dir_ / v.name);
+                      "create of " + dir.string() + " failed: " + os_reason(e));
+  if (auto e = options::apply_ownership(*sys_, v, dir)) {
+    sys_->remove_tree((volumes_dir_ / v.name).string());
     return e;
   }
   return caf::none;
@@ -53,7 +50,7 @@ caf::error dir_adaptor::remove(const volume_spec& v) {
     return make_error(ec::backend_failed, v.name,
                       "remove of " + dir.string() + " failed: " + m.front()
                         + " is still mounted: " + os_reason(EBUSY));
-  if (int e = safe_fs::remove_tree(dir))
+  if (int e = sys_->remove_tree(dir.string()))
     return make_error(ec::backend_failed, v.name,
                       "remove of " + dir.string() + " failed: " + os_reason(e));
   return caf::none;
@@ -65,11 +62,9 @@ std::vector<fs::path> dir_adaptor::data_paths(const std::string& name) const {
 
 caf::expected<std::string> dir_adaptor::mount(const volume_spec& v) {
   auto dir = data_dir(v.name);
-  std::error_code err;
-  if (!fs::is_directory(dir, err))
+  if (int e = is_directory(dir))
     return make_error(ec::backend_failed, v.name,
-                      "mount of " + dir.string() + " failed: "
-                        + os_reason(err ? err.value() : ENOENT));
+                      "mount of " + dir.string() + " failed: " + os_reason(e));
   return dir.string();
 }
 
@@ -79,11 +74,17 @@ caf::error dir_adaptor::unmount(const volume_spec&) {
 
 status_map dir_adaptor::status(const volume_spec& v) {
   status_map result{{"Backend", "dir"}};
-  std::error_code err;
   auto dir = data_dir(v.name);
-  if (!fs::is_directory(dir, err))
+  if (is_directory(dir) != 0)
     result["Problem"] = "data directory " + dir.string() + " is missing";
   return result;
+}
+
+int dir_adaptor::is_directory(const fs::path& dir) const {
+  file_kind kind{};
+  if (int e = sys_->kind_of(dir.string(), true, kind))
+    return e;
+  return kind == file_kind::directory ? 0 : ENOENT;
 }
 
 } // namespace actorvol

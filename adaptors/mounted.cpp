@@ -1,12 +1,10 @@
 #include "adaptors/mounted.hpp"
 
 #include "adaptors/options.hpp"
-#include "adaptors/safe_fs.hpp"
 
-#include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
+
+#include <cerrno>
 
 namespace fs = std::filesystem;
 
@@ -57,12 +55,11 @@ std::vector<fs::path> mounted_adaptor::data_paths(const std::string& name) const
 }
 
 caf::error mounted_adaptor::create(const volume_spec& v) {
-  std::error_code err;
-  fs::create_directories(target_of(v.name), err);
-  if (err)
-    return failed(v, "create of " + target_of(v.name).string(), err.value());
+  auto target = target_of(v.name).string();
+  if (int e = sys_->make_dirs(target))
+    return failed(v, "create of " + target, e);
   if (auto e = make_store(v)) {
-    safe_fs::remove_tree(volume_dir(v.name));
+    sys_->remove_tree(volume_dir(v.name).string());
     return e;
   }
   return caf::none;
@@ -70,26 +67,27 @@ caf::error mounted_adaptor::create(const volume_spec& v) {
 
 caf::error mounted_adaptor::remove(const volume_spec& v) {
   auto target = target_of(v.name).string();
+  auto dir = volume_dir(v.name).string();
   if (int e = detach_all(*sys_, target))
     return failed(v, "unmount of " + target, e);
   // Never delete through a mount (a bind of host data): refuse before touching anything.
-  if (auto m = sys_->mounts_under(volume_dir(v.name).string()); !m.empty())
-    return failed(v, "remove of " + volume_dir(v.name).string() + " (" + m.front()
-                       + " is still mounted)",
-                  EBUSY);
+  if (auto m = sys_->mounts_under(dir); !m.empty())
+    return failed(v, "remove of " + dir + " (" + m.front() + " is still mounted)", EBUSY);
   if (auto e = delete_store(v))
     return e;
-  if (int e = safe_fs::remove_tree(volume_dir(v.name)))
-    return failed(v, "remove of " + volume_dir(v.name).string(), e);
+  if (int e = sys_->remove_tree(dir))
+    return failed(v, "remove of " + dir, e);
   return caf::none;
 }
 
 caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  std::error_code err;
-  fs::create_directories(target, err);  // gone after a reboot of a tmpfs-backed root
+  int made = sys_->make_dirs(target);  // gone after a reboot of a tmpfs-backed root
   // mount(2) follows a symlink at the target: never mount over whatever it points to.
-  if (auto st = fs::symlink_status(target, err); st.type() != fs::file_type::directory)
+  file_kind kind{};
+  if (int e = sys_->kind_of(target, false, kind))
+    return failed(v, "mount on " + target, made != 0 ? made : e);
+  if (kind != file_kind::directory)
     return failed(v, "mount on " + target + " (not a directory: a symlink or file is there)",
                   ENOTDIR);
   if (!sys_->is_mountpoint(target)) {
@@ -97,7 +95,7 @@ caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
       return e;
     if (!sys_->is_mountpoint(target))
       return failed(v, "mount on " + target + " (nothing is mounted there after it)", EIO);
-    if (auto e = options::apply_ownership(v, target)) {
+    if (auto e = options::apply_ownership(*sys_, v, target)) {
       detach_all(*sys_, target);
       return e;
     }
@@ -171,8 +169,8 @@ static fs::path legacy_image(const fs::path& root, const std::string& name) {
 }
 
 fs::path loop_adaptor::image_of(const std::string& name) const {
-  std::error_code err;
-  if (name.size() <= 251 && fs::exists(legacy_image(root_, name), err))
+  file_kind kind{};
+  if (name.size() <= 251 && sys_->kind_of(legacy_image(root_, name).string(), true, kind) == 0)
     return legacy_image(root_, name);
   return volume_dir(name) / "disk.img";
 }
@@ -187,21 +185,17 @@ std::vector<fs::path> loop_adaptor::data_paths(const std::string& name) const {
 caf::error loop_adaptor::make_store(const volume_spec& v) {
   auto image = (volume_dir(v.name) / "disk.img").string();
   auto size = options::parse_size(opt(v, "size"));
-  struct statvfs fsinfo {};
-  if (::statvfs(volume_dir(v.name).c_str(), &fsinfo) == 0) {
-    auto free = static_cast<uint64_t>(fsinfo.f_bavail) * fsinfo.f_frsize;
-    if (size > free)
-      return make_error(ec::bad_option, v.name,
-                        "size=" + opt(v, "size") + ": exceeds the free space of "
-                          + root_.string() + " (" + std::to_string(free >> 20) + " MiB)");
-  }
-  int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return failed(v, "create of " + image, errno);
-  int rc = ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
-  ::close(fd);
+  if (uint64_t free = 0; sys_->free_space(volume_dir(v.name).string(), free) == 0 && size > free)
+    return make_error(ec::bad_option, v.name,
+                      "size=" + opt(v, "size") + ": exceeds the free space of "
+                        + root_.string() + " (" + std::to_string(free >> 20) + " MiB)");
+  int fd = -1;
+  if (int e = sys_->open_new(image, 0600, fd))
+    return failed(v, "create of " + image, e);
+  int rc = sys_->ftruncate(fd, size);
+  sys_->close(fd);
   if (rc)
-    return failed(v, "sizing of " + image, rc);
+    return failed(v, "sizing of " + image, rc);  // create() deletes the image again
   auto fstype = opt(v, "fs").empty() ? std::string{"ext4"} : opt(v, "fs");
   std::string out;
   std::vector<std::string> mkfs{"mkfs." + fstype, "-q"};
@@ -215,9 +209,10 @@ caf::error loop_adaptor::make_store(const volume_spec& v) {
 }
 
 caf::error loop_adaptor::delete_store(const volume_spec& v) {
-  auto legacy = legacy_image(root_, v.name);
-  if (v.name.size() <= 251 && ::unlink(legacy.c_str()) != 0 && errno != ENOENT)
-    return failed(v, "remove of " + legacy.string(), errno);
+  auto legacy = legacy_image(root_, v.name).string();
+  if (v.name.size() <= 251)
+    if (int e = sys_->unlink(legacy); e != 0 && e != ENOENT)
+      return failed(v, "remove of " + legacy, e);
   return caf::none;
 }
 

@@ -1,8 +1,6 @@
 #include "adaptors/options.hpp"
 
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -46,19 +44,21 @@ caf::error check_ownership(const volume_spec& v) {
   return caf::none;
 }
 
-caf::error apply_ownership(const volume_spec& v, const std::filesystem::path& dir) {
+caf::error apply_ownership(sys_calls& sys, const volume_spec& v,
+                           const std::filesystem::path& dir) {
   auto get = [&](const char* key, int base) -> long {
     auto i = v.opts.find(key);
     return i == v.opts.end() ? -1 : static_cast<long>(std::strtoul(i->second.c_str(), nullptr, base));
   };
   auto uid = get("uid", 10), gid = get("gid", 10), mode = get("mode", 8);
-  if ((uid >= 0 || gid >= 0)
-      && ::chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0)
-    return make_error(ec::backend_failed, v.name,
-                      "chown of " + dir.string() + " failed: " + os_reason(errno));
-  if (mode >= 0 && ::chmod(dir.c_str(), static_cast<mode_t>(mode)) != 0)
-    return make_error(ec::backend_failed, v.name,
-                      "chmod of " + dir.string() + " failed: " + os_reason(errno));
+  if (uid >= 0 || gid >= 0)
+    if (int e = sys.chown(dir.string(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)))
+      return make_error(ec::backend_failed, v.name,
+                        "chown of " + dir.string() + " failed: " + os_reason(e));
+  if (mode >= 0)
+    if (int e = sys.chmod(dir.string(), static_cast<mode_t>(mode)))
+      return make_error(ec::backend_failed, v.name,
+                        "chmod of " + dir.string() + " failed: " + os_reason(e));
   return caf::none;
 }
 

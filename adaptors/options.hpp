@@ -4,6 +4,7 @@
 // options (`o=`) in the style of Docker's local driver.
 
 #include "adaptors/adaptor.hpp"
+#include "adaptors/sys.hpp"
 
 #include <filesystem>
 #include <set>
@@ -20,8 +21,9 @@ caf::error only(const volume_spec& v, const std::set<std::string>& known);
 /// Checks uid, gid (whole numbers) and mode (octal, at most 07777) when present.
 caf::error check_ownership(const volume_spec& v);
 
-/// Applies uid, gid and mode, when present, to `dir`.
-caf::error apply_ownership(const volume_spec& v, const std::filesystem::path& dir);
+/// Applies uid, gid and mode, when present, to `dir` (chown, then chmod, through `sys`).
+caf::error apply_ownership(sys_calls& sys, const volume_spec& v,
+                           const std::filesystem::path& dir);
 
 /// Parses a size: N, NK, NM, NG or NT (powers of 1024); 0 on a bad text or a size that
 /// does not fit in 63 bits.

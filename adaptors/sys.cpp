@@ -1,15 +1,19 @@
 #include "adaptors/sys.hpp"
 
+#include "adaptors/safe_fs.hpp"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -193,6 +197,60 @@ public:
     if (WIFEXITED(status))
       return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+  }
+
+  int make_dirs(const std::string& path) override {
+    std::error_code err;
+    std::filesystem::create_directories(path, err);
+    return err.value();
+  }
+
+  int kind_of(const std::string& path, bool follow, file_kind& kind) override {
+    struct stat st {};
+    if ((follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0)
+      return errno;
+    kind = S_ISDIR(st.st_mode)   ? file_kind::directory
+           : S_ISREG(st.st_mode) ? file_kind::regular
+           : S_ISLNK(st.st_mode) ? file_kind::symlink
+                                 : file_kind::other;
+    return 0;
+  }
+
+  int chown(const std::string& path, uid_t uid, gid_t gid) override {
+    return ::chown(path.c_str(), uid, gid) == 0 ? 0 : errno;
+  }
+
+  int chmod(const std::string& path, mode_t mode) override {
+    return ::chmod(path.c_str(), mode) == 0 ? 0 : errno;
+  }
+
+  int open_new(const std::string& path, mode_t mode, int& fd) override {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    return fd < 0 ? errno : 0;
+  }
+
+  int ftruncate(int fd, uint64_t size) override {
+    return ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
+  }
+
+  int close(int fd) override {
+    return ::close(fd) == 0 ? 0 : errno;
+  }
+
+  int free_space(const std::string& path, uint64_t& bytes) override {
+    struct statvfs fsinfo {};
+    if (::statvfs(path.c_str(), &fsinfo) != 0)
+      return errno;
+    bytes = static_cast<uint64_t>(fsinfo.f_bavail) * fsinfo.f_frsize;
+    return 0;
+  }
+
+  int unlink(const std::string& path) override {
+    return ::unlink(path.c_str()) == 0 ? 0 : errno;
+  }
+
+  int remove_tree(const std::string& path) override {
+    return safe_fs::remove_tree(path);
   }
 };
 

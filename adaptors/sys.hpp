@@ -1,13 +1,27 @@
 #pragma once
 
-// The system calls the mounting adaptors make, behind an interface, each returning 0 or an
-// errno. Mount checks compare mount IDs (statx STATX_MNT_ID), never path strings.
+// Every operating-system call the adaptors make (dir, tmpfs, loop and passthrough, and
+// options::apply_ownership), behind one interface: mount(2), umount2(2) and the mount table;
+// directories and files (mkdir -p, stat, chown, chmod, the open/ftruncate/close of a loop
+// image, statvfs, unlink, and safe_fs::remove_tree); and spawning a helper (mkfs, and
+// `mount -o loop`, which does the loop ioctls). Each call returns 0 or an errno; values
+// come back through out-parameters. real_sys() makes the calls for real; the mock in
+// tests/support/mock_sys.hpp simulates the mount table, records every call and injects
+// errors (EBUSY, ENOSPC, EIO, ...) through this interface. safe_fs's quarantine() and
+// sync_dir(), which actors/ use, make their own calls. Mount checks compare mount IDs (statx
+// STATX_MNT_ID), never path strings.
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace actorvol {
+
+/// What a path is, as stat(2) sees it.
+enum class file_kind { directory, regular, symlink, other };
 
 class sys_calls {
 public:
@@ -40,6 +54,38 @@ public:
   /// inherited file descriptor, and waits; returns its exit code, or -1 with `output`
   /// saying why. `output` gets its stderr and stdout.
   virtual int run(const std::vector<std::string>& argv, std::string& output) = 0;
+
+  /// Creates `path` and its missing parents (0 when it is already a directory).
+  virtual int make_dirs(const std::string& path) = 0;
+
+  /// stat(2) of `path` (lstat(2) unless `follow`): its kind in `kind`; ENOENT when absent.
+  virtual int kind_of(const std::string& path, bool follow, file_kind& kind) = 0;
+
+  /// chown(2); (uid_t) -1 or (gid_t) -1 leaves that one as it is.
+  virtual int chown(const std::string& path, uid_t uid, gid_t gid) = 0;
+
+  /// chmod(2).
+  virtual int chmod(const std::string& path, mode_t mode) = 0;
+
+  /// open(2) of a new file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC: its
+  /// descriptor in `fd`.
+  virtual int open_new(const std::string& path, mode_t mode, int& fd) = 0;
+
+  /// ftruncate(2): sets the size of the file open at `fd`.
+  virtual int ftruncate(int fd, uint64_t size) = 0;
+
+  /// close(2).
+  virtual int close(int fd) = 0;
+
+  /// statvfs(2): the bytes an unprivileged user may still write on the filesystem of `path`.
+  virtual int free_space(const std::string& path, uint64_t& bytes) = 0;
+
+  /// unlink(2).
+  virtual int unlink(const std::string& path) = 0;
+
+  /// safe_fs::remove_tree: deletes `path` and everything below it, never following a
+  /// symlink or crossing into another mount (EXDEV); 0 when `path` is already gone.
+  virtual int remove_tree(const std::string& path) = 0;
 };
 
 using SysPtr = std::shared_ptr<sys_calls>;

@@ -1,10 +1,12 @@
 #include "adaptors/dir.hpp"
 
+#include "support/mock_sys.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 
 using namespace actorvol;
 namespace fs = std::filesystem;
@@ -57,4 +59,77 @@ TEST_F(DirAdaptor, CreateFailureCarriesTheOsReason) {
   auto err = dir.create(db);
   ASSERT_TRUE(err);
   EXPECT_NE(render(err).find("create of"), std::string::npos) << render(err);
+}
+
+// -- with the system calls mocked (support/mock_sys.hpp) -----------------------------------
+
+class DirAdaptorMocked : public ::testing::Test {
+protected:
+  void TearDown() override {
+    if (HasFailure())
+      std::cerr << "the calls made:\n" << sys->trace();
+  }
+  static std::string text(const caf::error& err) {
+    return err ? render(err) : "";
+  }
+
+  std::shared_ptr<test::mock_sys> sys = std::make_shared<test::mock_sys>();
+  dir_adaptor dir{sys->root() / "volumes", sys};
+  fs::path vol = sys->root() / "volumes/db";
+  std::string data = (vol / "_data").string();
+};
+
+TEST_F(DirAdaptorMocked, CreateSetsOwnershipThroughTheSeam) {
+  volume_spec v{"db", {{"uid", "1000"}, {"mode", "0700"}}};
+  ASSERT_EQ(text(dir.create(v)), "");
+  ASSERT_EQ(sys->count("make_dirs"), 1u);
+  EXPECT_EQ(sys->calls_of("make_dirs")[0].args, (std::vector<std::string>{data}));
+  ASSERT_EQ(sys->count("chown"), 1u);
+  EXPECT_EQ(sys->calls_of("chown")[0].args, (std::vector<std::string>{data, "1000", "-1"}));
+  EXPECT_EQ(fs::status(data).permissions(), fs::perms::owner_all);
+}
+
+TEST_F(DirAdaptorMocked, FailedChownRemovesWhatCreateMade) {
+  sys->fail("chown", EPERM);
+  EXPECT_EQ(text(dir.create({"db", {{"uid", "1000"}}})),
+            "volume \"db\": chown of " + data + " failed: operation not permitted");
+  EXPECT_FALSE(fs::exists(vol));
+  ASSERT_EQ(sys->count("remove_tree"), 1u);
+  EXPECT_EQ(sys->calls_of("remove_tree")[0].args[0], vol.string());
+}
+
+TEST_F(DirAdaptorMocked, NameTooLongAtCreate) {
+  sys->fail("make_dirs", ENAMETOOLONG);
+  EXPECT_EQ(text(dir.create({"db", {}})),
+            "volume \"db\": create of " + data + " failed: file name too long");
+  EXPECT_FALSE(fs::exists(vol));
+  EXPECT_EQ(sys->count("chown") + sys->count("chmod"), 0u);
+}
+
+TEST_F(DirAdaptorMocked, RemoveRefusesWhileSomethingIsMountedInside) {
+  ASSERT_EQ(text(dir.create({"db", {}})), "");
+  sys->push_mount(data, {"/srv/host", "", 0, 0, ""});
+  EXPECT_EQ(text(dir.remove({"db", {}})), "volume \"db\": remove of " + vol.string()
+                                            + " failed: " + data
+                                            + " is still mounted: device or resource busy");
+  EXPECT_TRUE(fs::is_directory(data));
+  EXPECT_EQ(sys->count("remove_tree"), 0u);
+}
+
+TEST_F(DirAdaptorMocked, FailedRemoveCarriesTheOsReason) {
+  ASSERT_EQ(text(dir.create({"db", {}})), "");
+  sys->fail("remove_tree", EIO);
+  EXPECT_EQ(text(dir.remove({"db", {}})),
+            "volume \"db\": remove of " + vol.string() + " failed: input/output error");
+  EXPECT_TRUE(fs::is_directory(data));
+}
+
+TEST_F(DirAdaptorMocked, UnreadableDataDirectoryIsReported) {
+  ASSERT_EQ(text(dir.create({"db", {}})), "");
+  sys->fail("kind_of", EACCES);
+  auto mp = dir.mount({"db", {}});
+  ASSERT_FALSE(mp);
+  EXPECT_EQ(render(mp.error()),
+            "volume \"db\": mount of " + data + " failed: permission denied");
+  EXPECT_EQ(dir.status({"db", {}}).count("Problem"), 1u);
 }

@@ -84,6 +84,10 @@ struct backend {
   volume_opts opts;
 };
 
+void PrintTo(const backend& b, std::ostream* os) {
+  *os << b.label;
+}
+
 class EveryBackend : public MountedAdaptor, public ::testing::WithParamInterface<backend> {
 protected:
   adaptor& a() {

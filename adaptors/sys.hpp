@@ -4,12 +4,13 @@
 // options::apply_ownership), behind one interface: mount(2), umount2(2) and the mount table;
 // directories and files (mkdir -p, stat, chown, chmod, the open/ftruncate/close of a loop
 // image, statvfs, unlink, and safe_fs::remove_tree); and spawning a helper (mkfs, and
-// `mount -o loop`, which does the loop ioctls). Each call returns 0 or an errno; values
-// come back through out-parameters. real_sys() makes the calls for real; the mock in
+// `mount -o loop`, which does the loop ioctls). A call that can fail returns 0 or an errno
+// (run(): the helper's exit code); values come back through out-parameters. real_sys() makes the calls for real; the mock in
 // tests/support/mock_sys.hpp simulates the mount table, records every call and injects
-// errors (EBUSY, ENOSPC, EIO, ...) through this interface. safe_fs's quarantine() and
-// sync_dir(), which actors/ use, make their own calls. Mount checks compare mount IDs (statx
-// STATX_MNT_ID), never path strings.
+// errors (EBUSY, ENOSPC, EIO, ...) through this interface. safe_fs's any_exists(),
+// quarantine() (which asks this interface only for mounts_under) and sync_dir(), which
+// actors/ use, make their own calls. Mount checks compare mount IDs (statx STATX_MNT_ID),
+// never path strings.
 
 #include <sys/types.h>
 

@@ -12,7 +12,9 @@
 //  - Every call is recorded (name, arguments as text, result) for assertions.
 //  - Faults: fail("unmount", EBUSY) makes every later unmount fail with EBUSY, doing nothing;
 //    fail("ftruncate", ENOSPC, 1) only the next one. no_effect("mount") makes a mount that
-//    returns 0 and mounts nothing.
+//    returns 0 and mounts nothing. They apply to the calls that return an errno (not to
+//    is_mountpoint, mounts_under or run, whose results follow the table and the scripts); a
+//    failed close() still closes, as close(2) does.
 //  - run() is scripted per program (exit code and output); by default it succeeds. A
 //    successful `mount -o loop ... IMAGE TARGET` of an existing image pushes a mount on
 //    TARGET; mkfs.* and mount -o loop fail as theirs do when the image is missing.

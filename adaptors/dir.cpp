@@ -3,6 +3,8 @@
 #include "adaptors/options.hpp"
 #include "adaptors/safe_fs.hpp"
 
+#include <unistd.h>
+
 #include <system_error>
 
 namespace fs = std::filesystem;
@@ -31,13 +33,11 @@ caf::error dir_adaptor::validate(const volume_spec& v) const {
 }
 
 caf::error dir_adaptor::create(const volume_spec& v) {
-  std::error_code err;
   auto dir = data_dir(v.name);
   // Data left by an earlier crash was moved to quarantine by the VOLUME before this call.
-  fs::create_directories(dir, err);
-  if (err)
+  if (int e = safe_fs::make_dirs(dir))
     return make_error(ec::backend_failed, v.name,
-                      "create of " + dir.string() + " failed: " + os_reason(err.value()));
+                      "create of " + dir.string() + " failed: " + os_reason(e));
   if (auto e = options::apply_ownership(v, dir)) {
     safe_fs::remove_tree(volumes_dir_ / v.name);
     return e;
@@ -65,11 +65,13 @@ std::vector<fs::path> dir_adaptor::data_paths(const std::string& name) const {
 
 caf::expected<std::string> dir_adaptor::mount(const volume_spec& v) {
   auto dir = data_dir(v.name);
-  std::error_code err;
-  if (!fs::is_directory(dir, err))
+  // Docker binds this path into the container: never one reached through a symlink.
+  int fd = safe_fs::open_dir(dir);
+  if (fd < 0)
     return make_error(ec::backend_failed, v.name,
-                      "mount of " + dir.string() + " failed: "
-                        + os_reason(err ? err.value() : ENOENT));
+                      "mount of " + dir.string() + " failed: " + os_reason(errno)
+                        + (errno == ENOTDIR ? " (a symlink or file is in the way)" : ""));
+  ::close(fd);
   return dir.string();
 }
 
@@ -81,7 +83,7 @@ status_map dir_adaptor::status(const volume_spec& v) {
   status_map result{{"Backend", "dir"}};
   std::error_code err;
   auto dir = data_dir(v.name);
-  if (!fs::is_directory(dir, err))
+  if (fs::symlink_status(dir, err).type() != fs::file_type::directory)
     result["Problem"] = "data directory " + dir.string() + " is missing";
   return result;
 }

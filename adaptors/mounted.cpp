@@ -29,6 +29,19 @@ caf::error bad_size(const volume_spec& v) {
                       + ": must be N, NK, NM, NG or NT (at most 8388607T)");
 }
 
+// Sets the propagation asked for in `o=` (shared, slave, private, ...) on a new mount; on
+// failure the mount is taken off again.
+caf::error set_propagation(sys_calls& sys, const volume_spec& v, const std::string& target,
+                           const options::mount_options& o) {
+  if (o.propagation == 0)
+    return caf::none;
+  if (int e = sys.mount("", target, "", o.propagation, "")) {
+    detach_all(sys, target);
+    return failed(v, "propagation change of " + target, e);
+  }
+  return caf::none;
+}
+
 // The last line of a helper's output, without trailing blanks.
 std::string trimmed(std::string out, int code) {
   while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
@@ -57,10 +70,8 @@ std::vector<fs::path> mounted_adaptor::data_paths(const std::string& name) const
 }
 
 caf::error mounted_adaptor::create(const volume_spec& v) {
-  std::error_code err;
-  fs::create_directories(target_of(v.name), err);
-  if (err)
-    return failed(v, "create of " + target_of(v.name).string(), err.value());
+  if (int e = safe_fs::make_dirs(target_of(v.name)))
+    return failed(v, "create of " + target_of(v.name).string(), e);
   if (auto e = make_store(v)) {
     safe_fs::remove_tree(volume_dir(v.name));
     return e;
@@ -86,12 +97,11 @@ caf::error mounted_adaptor::remove(const volume_spec& v) {
 
 caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  std::error_code err;
-  fs::create_directories(target, err);  // gone after a reboot of a tmpfs-backed root
-  // mount(2) follows a symlink at the target: never mount over whatever it points to.
-  if (auto st = fs::symlink_status(target, err); st.type() != fs::file_type::directory)
-    return failed(v, "mount on " + target + " (not a directory: a symlink or file is there)",
-                  ENOTDIR);
+  // Made again if gone (after a reboot of a tmpfs-backed root). mount(2) follows symlinks on
+  // the way to its target: never mount where a symlink under ROOT points.
+  if (int e = safe_fs::make_dirs(target))
+    return failed(v, "mount on " + target
+                       + (e == ENOTDIR ? " (a symlink or file is in the way)" : ""), e);
   if (!sys_->is_mountpoint(target)) {
     if (auto e = attach(v, target))
       return e;
@@ -129,6 +139,9 @@ caf::error tmpfs_adaptor::validate(const volume_spec& v) const {
     return e;
   if (v.opts.count("size") && options::parse_size(opt(v, "size")) == 0)
     return bad_size(v);
+  if (options::parse_mount_options(opt(v, "o")).bind())
+    return make_error(ec::bad_option, v.name,
+                      "o=" + opt(v, "o") + ": a tmpfs cannot be a bind (use type=none o=bind)");
   return options::check_ownership(v);
 }
 
@@ -140,7 +153,7 @@ caf::error tmpfs_adaptor::attach(const volume_spec& v, const std::string& target
   auto source = opt(v, "device").empty() ? std::string{"tmpfs"} : opt(v, "device");
   if (int e = sys_->mount(source, target, "tmpfs", o.flags, o.data))
     return failed(v, "mount of tmpfs on " + target, e);
-  return caf::none;
+  return set_propagation(*sys_, v, target, o);
 }
 
 // -- loop (size=) -------------------------------------------------------------------------
@@ -238,30 +251,49 @@ passthrough_adaptor::passthrough_adaptor(fs::path root, SysPtr sys, fs::path hos
 }
 
 bool passthrough_adaptor::accepts(const volume_opts& opts) const {
-  return opts.count("size") == 0
-         && (opts.count("type") == 1 || opts.count("device") == 1 || opts.count("o") == 1);
+  // With size= too, so that validate() says why size= does not go with type=.
+  return opts.count("type") == 1 || opts.count("device") == 1 || opts.count("o") == 1;
 }
 
 caf::error passthrough_adaptor::validate(const volume_spec& v) const {
+  if (v.opts.count("size"))
+    return make_error(ec::bad_option, v.name,
+                      "size=" + opt(v, "size") + ": only for type=tmpfs, or without type= (a "
+                        "loop volume); use the filesystem's own option in o= otherwise");
   if (auto e = options::only(v, {"type", "device", "o", "uid", "gid", "mode"}))
     return e;
   if (opt(v, "type").empty() || opt(v, "device").empty())
     return make_error(ec::bad_option, v.name,
                       "type and device: both are needed to mount a device");
+  if (options::parse_mount_options(opt(v, "o")).bind()) {
+    // A bind's top directory is the user's own directory: uid, gid and mode would change it
+    // for good (the local driver has no such options either).
+    for (auto key : {"uid", "gid", "mode"})
+      if (v.opts.count(key))
+        return make_error(ec::bad_option, v.name,
+                          std::string{key} + "=" + opt(v, key)
+                            + ": not with o=bind (it would change the bound directory itself)");
+    if (opt(v, "device")[0] != '/')
+      return make_error(ec::bad_option, v.name,
+                        "device=" + opt(v, "device") + ": a bind needs an absolute path");
+  }
   return options::check_ownership(v);
 }
 
-std::string passthrough_adaptor::device_path(const std::string& device) const {
+int passthrough_adaptor::device_path(const std::string& device, std::string& path) const {
+  path = device;
   if (host_root_.empty() || device.empty() || device[0] != '/')
-    return device;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
-  return (host_root_ / fs::path(device).relative_path()).string();
+    return 0;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
+  return safe_fs::resolve_in_root(host_root_, device, path);
 }
 
 caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& target) {
   auto o = options::parse_mount_options(opt(v, "o"));
   auto type = opt(v, "type");
-  auto device = device_path(opt(v, "device"));
   auto what = "mount of " + opt(v, "device") + " on " + target;
+  std::string device;
+  if (int e = device_path(opt(v, "device"), device))
+    return failed(v, what, e);
   if (!o.bind()) {
     if (int e = sys_->mount(device, target, type == "none" ? "" : type, o.flags, o.data))
       return failed(v, what, e);
@@ -274,12 +306,7 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
     if (int e = sys_->bind(device, target, o.flags & ~MS_BIND))
       return failed(v, what, e);
   }
-  if (o.propagation != 0)
-    if (int e = sys_->mount("", target, "", o.propagation, "")) {
-      detach_all(*sys_, target);
-      return failed(v, "propagation change of " + target, e);
-    }
-  return caf::none;
+  return set_propagation(*sys_, v, target, o);
 }
 
 } // namespace actorvol

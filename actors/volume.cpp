@@ -158,7 +158,9 @@ void start_remove(self_ptr self, uint64_t seq, ok_promise& rp) {
 }
 
 // Get and Path answer at once from the committed state. Only while the VOLUME re-attaches
-// its recorded uses at start (its mountpoint is not known before) do they wait for that.
+// its recorded uses at start (its mountpoint is not known before) do they wait for that, and
+// then only until their deadline: a re-attach that hangs makes them answer from what is
+// known (no mountpoint yet, Status "Recovering"), never fail.
 template <class T>
 caf::result<T> read(self_ptr self, std::function<caf::expected<T>()> now) {
   auto& st = self->state;
@@ -171,15 +173,24 @@ caf::result<T> read(self_ptr self, std::function<caf::expected<T>()> now) {
   }
   auto rp = self->make_response_promise<T>();
   auto seq = st.next_seq++;
-  st.unanswered[seq] = [rp](caf::error why) mutable { rp.deliver(std::move(why)); };
-  st.queue.push_back({seq, false, [self, seq, rp, now]() mutable {
+  auto deliver_now = [rp, now]() mutable {
+    auto x = now();
+    if (x)
+      rp.deliver(std::move(*x));
+    else
+      rp.deliver(std::move(x.error()));
+  };
+  st.unanswered[seq] = [rp, deliver_now](caf::error why) mutable {
+    if (why)
+      rp.deliver(std::move(why));  // shutting down
+    else
+      deliver_now();               // its deadline: answer from what is known
+  };
+  self->delayed_send(self, st.deps.limits.short_ops, atom::timeout::value, seq);
+  st.queue.push_back({seq, false, [self, seq, deliver_now]() mutable {
                         if (self->state.unanswered.erase(seq) > 0) {
                           publish(self);
-                          auto x = now();
-                          if (x)
-                            rp.deliver(std::move(*x));
-                          else
-                            rp.deliver(std::move(x.error()));
+                          deliver_now();
                         }
                         finish(self, seq);
                       }});

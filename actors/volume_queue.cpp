@@ -13,6 +13,8 @@ volume_info info_of(const volume_state& st) {
     info.mountpoint = st.mountpoint;
   if (!st.problem.empty())
     info.status["Problem"] = st.problem;
+  if (st.recovering)
+    info.status["Recovering"] = "re-attaching its recorded uses after a restart";
   for (auto& [k, v] : st.backend_status)
     info.status.emplace(k, v);  // our own Problem comes first
   return info;

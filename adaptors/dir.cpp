@@ -62,9 +62,11 @@ std::vector<fs::path> dir_adaptor::data_paths(const std::string& name) const {
 
 caf::expected<std::string> dir_adaptor::mount(const volume_spec& v) {
   auto dir = data_dir(v.name);
-  if (int e = is_directory(dir))
+  // Docker binds this path into the container: never one reached through a symlink.
+  if (int e = sys_->check_dir(dir.string()))
     return make_error(ec::backend_failed, v.name,
-                      "mount of " + dir.string() + " failed: " + os_reason(e));
+                      "mount of " + dir.string() + " failed: " + os_reason(e)
+                        + (e == ENOTDIR ? " (a symlink or file is in the way)" : ""));
   return dir.string();
 }
 
@@ -75,16 +77,9 @@ caf::error dir_adaptor::unmount(const volume_spec&) {
 status_map dir_adaptor::status(const volume_spec& v) {
   status_map result{{"Backend", "dir"}};
   auto dir = data_dir(v.name);
-  if (is_directory(dir) != 0)
+  if (sys_->check_dir(dir.string()) != 0)
     result["Problem"] = "data directory " + dir.string() + " is missing";
   return result;
-}
-
-int dir_adaptor::is_directory(const fs::path& dir) const {
-  file_kind kind{};
-  if (int e = sys_->kind_of(dir.string(), true, kind))
-    return e;
-  return kind == file_kind::directory ? 0 : ENOENT;
 }
 
 } // namespace actorvol

@@ -28,10 +28,6 @@ public:
   std::filesystem::path data_dir(const std::string& name) const;
 
 private:
-  /// 0 when `dir` (followed if a symlink) is a directory, else the errno (ENOENT when
-  /// something else is there).
-  int is_directory(const std::filesystem::path& dir) const;
-
   std::filesystem::path volumes_dir_;
   SysPtr sys_;
 };

@@ -27,6 +27,19 @@ caf::error bad_size(const volume_spec& v) {
                       + ": must be N, NK, NM, NG or NT (at most 8388607T)");
 }
 
+// Sets the propagation asked for in `o=` (shared, slave, private, ...) on a new mount; on
+// failure the mount is taken off again.
+caf::error set_propagation(sys_calls& sys, const volume_spec& v, const std::string& target,
+                           const options::mount_options& o) {
+  if (o.propagation == 0)
+    return caf::none;
+  if (int e = sys.mount("", target, "", o.propagation, "")) {
+    detach_all(sys, target);
+    return failed(v, "propagation change of " + target, e);
+  }
+  return caf::none;
+}
+
 // The last line of a helper's output, without trailing blanks.
 std::string trimmed(std::string out, int code) {
   while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
@@ -82,14 +95,15 @@ caf::error mounted_adaptor::remove(const volume_spec& v) {
 
 caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  int made = sys_->make_dirs(target);  // gone after a reboot of a tmpfs-backed root
-  // mount(2) follows a symlink at the target: never mount over whatever it points to.
+  // Made again if gone (after a reboot of a tmpfs-backed root), never through a symlink:
+  // mount(2) follows symlinks on the way to its target, and would mount where one points.
+  int made = sys_->make_dirs(target);
   file_kind kind{};
   if (int e = sys_->kind_of(target, false, kind))
     return failed(v, "mount on " + target, made != 0 ? made : e);
-  if (kind != file_kind::directory)
-    return failed(v, "mount on " + target + " (not a directory: a symlink or file is there)",
-                  ENOTDIR);
+  if (made != 0 || kind != file_kind::directory)
+    return failed(v, "mount on " + target + " (a symlink or file is in the way)",
+                  made != 0 ? made : ENOTDIR);
   if (!sys_->is_mountpoint(target)) {
     if (auto e = attach(v, target))
       return e;
@@ -127,6 +141,9 @@ caf::error tmpfs_adaptor::validate(const volume_spec& v) const {
     return e;
   if (v.opts.count("size") && options::parse_size(opt(v, "size")) == 0)
     return bad_size(v);
+  if (options::parse_mount_options(opt(v, "o")).bind())
+    return make_error(ec::bad_option, v.name,
+                      "o=" + opt(v, "o") + ": a tmpfs cannot be a bind (use type=none o=bind)");
   return options::check_ownership(v);
 }
 
@@ -138,7 +155,7 @@ caf::error tmpfs_adaptor::attach(const volume_spec& v, const std::string& target
   auto source = opt(v, "device").empty() ? std::string{"tmpfs"} : opt(v, "device");
   if (int e = sys_->mount(source, target, "tmpfs", o.flags, o.data))
     return failed(v, "mount of tmpfs on " + target, e);
-  return caf::none;
+  return set_propagation(*sys_, v, target, o);
 }
 
 // -- loop (size=) -------------------------------------------------------------------------
@@ -233,30 +250,49 @@ passthrough_adaptor::passthrough_adaptor(fs::path root, SysPtr sys, fs::path hos
 }
 
 bool passthrough_adaptor::accepts(const volume_opts& opts) const {
-  return opts.count("size") == 0
-         && (opts.count("type") == 1 || opts.count("device") == 1 || opts.count("o") == 1);
+  // With size= too, so that validate() says why size= does not go with type=.
+  return opts.count("type") == 1 || opts.count("device") == 1 || opts.count("o") == 1;
 }
 
 caf::error passthrough_adaptor::validate(const volume_spec& v) const {
+  if (v.opts.count("size"))
+    return make_error(ec::bad_option, v.name,
+                      "size=" + opt(v, "size") + ": only for type=tmpfs, or without type= (a "
+                        "loop volume); use the filesystem's own option in o= otherwise");
   if (auto e = options::only(v, {"type", "device", "o", "uid", "gid", "mode"}))
     return e;
   if (opt(v, "type").empty() || opt(v, "device").empty())
     return make_error(ec::bad_option, v.name,
                       "type and device: both are needed to mount a device");
+  if (options::parse_mount_options(opt(v, "o")).bind()) {
+    // A bind's top directory is the user's own directory: uid, gid and mode would change it
+    // for good (the local driver has no such options either).
+    for (auto key : {"uid", "gid", "mode"})
+      if (v.opts.count(key))
+        return make_error(ec::bad_option, v.name,
+                          std::string{key} + "=" + opt(v, key)
+                            + ": not with o=bind (it would change the bound directory itself)");
+    if (opt(v, "device")[0] != '/')
+      return make_error(ec::bad_option, v.name,
+                        "device=" + opt(v, "device") + ": a bind needs an absolute path");
+  }
   return options::check_ownership(v);
 }
 
-std::string passthrough_adaptor::device_path(const std::string& device) const {
+int passthrough_adaptor::device_path(const std::string& device, std::string& path) const {
+  path = device;
   if (host_root_.empty() || device.empty() || device[0] != '/')
-    return device;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
-  return (host_root_ / fs::path(device).relative_path()).string();
+    return 0;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
+  return sys_->resolve_in_root(host_root_.string(), device, path);
 }
 
 caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& target) {
   auto o = options::parse_mount_options(opt(v, "o"));
   auto type = opt(v, "type");
-  auto device = device_path(opt(v, "device"));
   auto what = "mount of " + opt(v, "device") + " on " + target;
+  std::string device;
+  if (int e = device_path(opt(v, "device"), device))
+    return failed(v, what, e);
   if (!o.bind()) {
     if (int e = sys_->mount(device, target, type == "none" ? "" : type, o.flags, o.data))
       return failed(v, what, e);
@@ -269,12 +305,7 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
     if (int e = sys_->bind(device, target, o.flags & ~MS_BIND))
       return failed(v, what, e);
   }
-  if (o.propagation != 0)
-    if (int e = sys_->mount("", target, "", o.propagation, "")) {
-      detach_all(*sys_, target);
-      return failed(v, "propagation change of " + target, e);
-    }
-  return caf::none;
+  return set_propagation(*sys_, v, target, o);
 }
 
 } // namespace actorvol

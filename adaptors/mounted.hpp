@@ -101,7 +101,9 @@ protected:
   }
 
 private:
-  std::string device_path(const std::string& device) const;
+  /// `device` as a path here: resolved inside the host root when there is one (never
+  /// leaving it, "..", symlinks and all). Returns 0 or an errno.
+  int device_path(const std::string& device, std::string& path) const;
 
   std::filesystem::path host_root_;
 };

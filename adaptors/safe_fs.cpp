@@ -1,6 +1,8 @@
 #include "adaptors/safe_fs.hpp"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -37,9 +39,12 @@ bool locate(int dirfd, const char* name, where& w, mode_t& mode) {
   return true;
 }
 
-// Empties the directory open at `dirfd` (which is on `top`). Returns 0 or an errno.
-int empty_dir(int dirfd, const where& top) {
-  int listing = ::dup(dirfd);
+// Deletes every entry of the directory open at `dirfd` but its subdirectories, and names the
+// first subdirectory in `sub` ("" when none is left). Returns 0 or an errno: EXDEV for a
+// directory on another mount than `top` (never deleted through).
+int clear_files(int dirfd, const where& top, std::string& sub) {
+  sub.clear();
+  int listing = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (listing < 0)
     return errno;
   DIR* d = ::fdopendir(listing);
@@ -63,34 +68,95 @@ int empty_dir(int dirfd, const where& top) {
     mode_t mode = 0;
     if (!locate(dirfd, name.c_str(), w, mode)) {
       rc = errno == ENOENT ? 0 : errno;
-      continue;
-    }
-    if (!S_ISDIR(mode)) {
+    } else if (!S_ISDIR(mode)) {
       if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT)
         rc = errno;
-      continue;
-    }
-    if (!(w == top)) {
+    } else if (!(w == top)) {
       rc = EXDEV;  // a mount below: never delete through it
-      break;
+    } else if (sub.empty()) {
+      sub = name;
     }
-    int child = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0) {
-      rc = errno;
-      break;
-    }
-    where opened;
-    if (!locate(child, "", opened, mode) || !(opened == top)) {
-      rc = EXDEV;  // swapped for a mount between the check and the open
-    } else {
-      rc = empty_dir(child, top);
-    }
-    ::close(child);
-    if (rc == 0 && ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-      rc = errno;
   }
   ::closedir(d);
   return rc;
+}
+
+// The directory `name` below `dirfd`, opened without following a symlink and checked to be
+// on `top`'s mount; -1 with errno set.
+int open_child(int dirfd, const std::string& name, const where& top) {
+  int child = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (child < 0)
+    return -1;
+  where opened;
+  mode_t mode = 0;
+  if (!locate(child, "", opened, mode) || !(opened == top)) {
+    ::close(child);
+    errno = EXDEV;  // swapped for a mount between the check and the open
+    return -1;
+  }
+  return child;
+}
+
+// Empties the directory open at `topfd` (which is on `top`), depth first, without recursion
+// and with two descriptors at most however deep the tree is: it goes down by name and back up
+// through "..", checking at each step up that it is the directory it came from. Returns 0 or
+// an errno (ESTALE: the tree was moved while it was being deleted).
+int empty_dir(int topfd, const where& top) {
+  struct level {
+    std::string child;  // the directory below this one that we went into
+    dev_t dev;
+    ino_t ino;
+  };
+  std::vector<level> above;
+  int cur = ::fcntl(topfd, F_DUPFD_CLOEXEC, 0);
+  if (cur < 0)
+    return errno;
+  for (;;) {
+    std::string sub;
+    if (int rc = clear_files(cur, top, sub)) {
+      ::close(cur);
+      return rc;
+    }
+    struct stat here {};
+    if (::fstat(cur, &here) != 0) {
+      int e = errno;
+      ::close(cur);
+      return e;
+    }
+    if (!sub.empty()) {  // go down
+      int child = open_child(cur, sub, top);
+      if (child < 0) {
+        int e = errno;
+        ::close(cur);
+        return e;
+      }
+      above.push_back({sub, here.st_dev, here.st_ino});
+      ::close(cur);
+      cur = child;
+      continue;
+    }
+    if (above.empty()) {  // the top is empty
+      ::close(cur);
+      return 0;
+    }
+    int parent = ::openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ::close(cur);
+    struct stat up {};
+    if (parent < 0 || ::fstat(parent, &up) != 0 || up.st_dev != above.back().dev
+        || up.st_ino != above.back().ino) {
+      int e = parent < 0 ? errno : ESTALE;
+      if (parent >= 0)
+        ::close(parent);
+      return e;
+    }
+    if (::unlinkat(parent, above.back().child.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      int e = errno;
+      ::close(parent);
+      return e;
+    }
+    above.pop_back();
+    cur = parent;
+  }
 }
 
 std::string stamp() {
@@ -105,6 +171,81 @@ std::string stamp() {
 
 } // namespace
 
+namespace {
+
+// Walks `path` from "/" (or the working directory) one component at a time, never following
+// a symlink; with `make`, missing directories are made on the way. Returns the directory's
+// descriptor, or -1 with errno set (ENOTDIR: a symlink or a file is in the way).
+int walk(const fs::path& path, bool make) {
+  int fd = ::open(path.is_absolute() ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (auto& part : path.relative_path()) {
+    if (fd < 0)
+      return -1;
+    auto name = part.string();
+    if (name.empty() || name == ".")
+      continue;
+    if (name == "..") {
+      ::close(fd);
+      errno = EINVAL;
+      return -1;
+    }
+    if (make && ::mkdirat(fd, name.c_str(), 0777) != 0 && errno != EEXIST) {
+      int e = errno;
+      ::close(fd);
+      errno = e;
+      return -1;
+    }
+    int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    ::close(fd);
+    if (next < 0) {
+      errno = e == ELOOP ? ENOTDIR : e;
+      return -1;
+    }
+    fd = next;
+  }
+  return fd;
+}
+
+} // namespace
+
+int open_dir(const fs::path& path) {
+  return walk(path, false);
+}
+
+int make_dirs(const fs::path& path) {
+  int fd = walk(path, true);
+  if (fd < 0)
+    return errno;
+  ::close(fd);
+  return 0;
+}
+
+int resolve_in_root(const fs::path& root, const std::string& path, std::string& real) {
+  int rootfd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0)
+    return errno;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT;  // "..", and absolute symlinks, stay inside `root`
+  auto rel = fs::path(path).relative_path();
+  int fd = static_cast<int>(
+    ::syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
+  int e = errno;
+  ::close(rootfd);
+  if (fd < 0)
+    return e;
+  char buf[4096];
+  auto link = "/proc/self/fd/" + std::to_string(fd);
+  auto n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  e = errno;
+  ::close(fd);
+  if (n < 0)
+    return e;
+  real.assign(buf, static_cast<size_t>(n));
+  return 0;
+}
+
 int sync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -117,8 +258,7 @@ int sync_dir(const fs::path& dir) {
 int remove_tree(const fs::path& path) {
   auto parent = path.parent_path();
   auto leaf = path.filename();
-  int pfd = ::open(parent.empty() ? "." : parent.c_str(),
-                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int pfd = open_dir(parent.empty() ? fs::path(".") : parent);
   if (pfd < 0)
     return errno == ENOENT ? 0 : errno;
   where top;
@@ -159,6 +299,30 @@ bool any_exists(const std::vector<fs::path>& paths) {
   return false;
 }
 
+namespace {
+
+// Renames `from` to `to` (making `to`'s parents), with neither parent reached through a
+// symlink. Returns 0 or an errno.
+int move_nofollow(const fs::path& from, const fs::path& to) {
+  if (int e = make_dirs(to.parent_path()))
+    return e;
+  int src = open_dir(from.parent_path());
+  if (src < 0)
+    return errno;
+  int dst = open_dir(to.parent_path());
+  if (dst < 0) {
+    int e = errno;
+    ::close(src);
+    return e;
+  }
+  int rc = ::renameat(src, from.filename().c_str(), dst, to.filename().c_str()) == 0 ? 0 : errno;
+  ::close(src);
+  ::close(dst);
+  return rc;
+}
+
+} // namespace
+
 std::string quarantine(sys_calls& sys, const fs::path& root, const std::vector<fs::path>& paths,
                        int& err) {
   err = 0;
@@ -177,15 +341,8 @@ std::string quarantine(sys_calls& sys, const fs::path& root, const std::vector<f
   auto dest = root / "quarantine" / stamp();
   for (auto& p : present) {
     auto to = dest / p.lexically_relative(root);
-    fs::create_directories(to.parent_path(), ec);
-    if (ec) {
-      err = ec.value();
+    if ((err = move_nofollow(p, to)) != 0)
       return "";
-    }
-    if (::rename(p.c_str(), to.c_str()) != 0) {
-      err = errno;
-      return "";
-    }
     if (int e = sync_dir(p.parent_path()); e != 0 && err == 0)
       err = e;
     if (int e = sync_dir(to.parent_path()); e != 0 && err == 0)

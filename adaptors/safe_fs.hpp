@@ -28,6 +28,20 @@ std::string quarantine(sys_calls& sys, const std::filesystem::path& root,
 /// Whether any of `paths` exists (without following a final symlink).
 bool any_exists(const std::vector<std::filesystem::path>& paths);
 
+/// Opens the directory `path` (O_RDONLY) without following a symlink at any component.
+/// Returns its descriptor, or -1 with errno set (ENOTDIR: a symlink or a file is in the way).
+int open_dir(const std::filesystem::path& path);
+
+/// Makes the directory `path` and its missing parents without following a symlink at any
+/// component. Returns 0 or an errno (ENOTDIR: a symlink or a file is in the way).
+int make_dirs(const std::filesystem::path& path);
+
+/// Resolves `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks with
+/// absolute targets, never leave it) and sets `real` to the path of what it names, as seen
+/// here. Returns 0 or an errno.
+int resolve_in_root(const std::filesystem::path& root, const std::string& path,
+                    std::string& real);
+
 /// fsync(2) of a directory. Returns 0 or an errno.
 int sync_dir(const std::filesystem::path& dir);
 

@@ -200,9 +200,20 @@ public:
   }
 
   int make_dirs(const std::string& path) override {
-    std::error_code err;
-    std::filesystem::create_directories(path, err);
-    return err.value();
+    return safe_fs::make_dirs(path);
+  }
+
+  int check_dir(const std::string& path) override {
+    int fd = safe_fs::open_dir(path);
+    if (fd < 0)
+      return errno;
+    ::close(fd);
+    return 0;
+  }
+
+  int resolve_in_root(const std::string& root, const std::string& path,
+                      std::string& real) override {
+    return safe_fs::resolve_in_root(root, path, real);
   }
 
   int kind_of(const std::string& path, bool follow, file_kind& kind) override {
@@ -272,11 +283,37 @@ int sys_calls::bind(const std::string& source, const std::string& target, unsign
   return 0;
 }
 
+namespace {
+
+// A plain unmount of `target` found it busy: when that is for mounts below it (an rbind's
+// submounts, or host mounts that propagated into a bind of a shared tree since), take them off
+// first. They are made slaves beforehand, so that taking off our copies never propagates back
+// to the mounts they are copies of (the host's own). Returns 0 or an errno (EBUSY: still busy
+// for another reason, e.g. a process working in it).
+int detach_below(sys_calls& sys, const std::string& target) {
+  auto below = sys.mounts_under(target);
+  below.erase(std::remove(below.begin(), below.end(), target), below.end());
+  if (below.empty())
+    return EBUSY;
+  if (int e = sys.mount("", target, "", MS_SLAVE | MS_REC, ""))
+    return e;
+  for (auto& m : below)  // deepest first
+    if (int e = sys.unmount(m); e != 0 && sys.is_mountpoint(m))
+      return e;
+  return sys.unmount(target);
+}
+
+} // namespace
+
 int detach_all(sys_calls& sys, const std::string& target) {
   // Stacked mounts (e.g. a tmpfs mounted twice) come off one per call.
-  for (int i = 0; i < 64 && sys.is_mountpoint(target); ++i)
-    if (int e = sys.unmount(target))
+  for (int i = 0; i < 64 && sys.is_mountpoint(target); ++i) {
+    int e = sys.unmount(target);
+    if (e == EBUSY)
+      e = detach_below(sys, target);
+    if (e)
       return e;
+  }
   return sys.is_mountpoint(target) ? EBUSY : 0;
 }
 

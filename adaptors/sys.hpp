@@ -56,8 +56,18 @@ public:
   /// saying why. `output` gets its stderr and stdout.
   virtual int run(const std::vector<std::string>& argv, std::string& output) = 0;
 
-  /// Creates `path` and its missing parents (0 when it is already a directory).
+  /// Creates `path` and its missing parents (0 when it is already a directory), never
+  /// following a symlink at any component (ENOTDIR: a symlink or a file is in the way).
   virtual int make_dirs(const std::string& path) = 0;
+
+  /// 0 when `path` is a directory reached without a symlink at any component, else the
+  /// errno (ENOTDIR: a symlink or a file is in the way; ENOENT: nothing is there).
+  virtual int check_dir(const std::string& path) = 0;
+
+  /// Resolves `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks
+  /// with absolute targets, never leave it); `real` gets what it names, as seen here.
+  virtual int resolve_in_root(const std::string& root, const std::string& path,
+                              std::string& real) = 0;
 
   /// stat(2) of `path` (lstat(2) unless `follow`): its kind in `kind`; ENOENT when absent.
   virtual int kind_of(const std::string& path, bool follow, file_kind& kind) = 0;

@@ -69,7 +69,7 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
     case ec::docker_failed:
       return "docker engine: " + detail;
     case ec::shutting_down:
-      return "actorvol is shutting down";
+      return vol.empty() ? "actorvol is shutting down" : v + ": actorvol is shutting down";
   }
   return v + ": unknown error";
 }

@@ -68,9 +68,30 @@ int mock_sys::make_dirs(const std::string& path) {
     return done(s, s.hit->err);
   if (outside(path, "make_dirs"))
     return done(s, EACCES);
-  std::error_code err;
-  fs::create_directories(path, err);
-  return done(s, err.value());
+  return done(s, safe_fs::make_dirs(path));  // as the real one: never through a symlink
+}
+
+int mock_sys::check_dir(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto s = enter("check_dir", {path});
+  if (s.hit)
+    return done(s, s.hit->err);
+  if (outside(path, "check_dir"))
+    return done(s, EACCES);
+  int fd = safe_fs::open_dir(path);
+  if (fd < 0)
+    return done(s, errno);
+  ::close(fd);
+  return done(s, 0);
+}
+
+int mock_sys::resolve_in_root(const std::string& root, const std::string& path,
+                              std::string& real) {
+  std::lock_guard lock(mutex_);
+  auto s = enter("resolve_in_root", {root, path});
+  if (s.hit)
+    return done(s, s.hit->err);
+  return done(s, safe_fs::resolve_in_root(root, path, real));
 }
 
 int mock_sys::kind_of(const std::string& path, bool follow, file_kind& kind) {

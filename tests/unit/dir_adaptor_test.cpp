@@ -126,7 +126,7 @@ TEST_F(DirAdaptorMocked, FailedRemoveCarriesTheOsReason) {
 
 TEST_F(DirAdaptorMocked, UnreadableDataDirectoryIsReported) {
   ASSERT_EQ(text(dir.create({"db", {}})), "");
-  sys->fail("kind_of", EACCES);
+  sys->fail("check_dir", EACCES);
   auto mp = dir.mount({"db", {}});
   ASSERT_FALSE(mp);
   EXPECT_EQ(render(mp.error()),

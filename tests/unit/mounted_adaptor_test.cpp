@@ -261,7 +261,7 @@ TEST_P(EveryBackend, NeverMountsThroughASymlink) {
   fs::remove(target);
   fs::create_directory_symlink(root / "elsewhere", target);
   EXPECT_EQ(text(a().mount(v())), "volume \"db\": mount on " + target
-                                    + " (not a directory: a symlink or file is there) "
+                                    + " (a symlink or file is in the way) "
                                       "failed: not a directory");
   EXPECT_EQ(attaches(), 0u);
 }

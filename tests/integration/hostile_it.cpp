@@ -1,0 +1,322 @@
+// What a hostile review found, each on the real binary with real mounts (root): a container
+// that nests directories thousands deep, binds whose trees hold other mounts (an rbind's, or
+// host mounts that propagate in), option mixes that would reach the host's own directories,
+// symlinks planted under ROOT, a --host-root left with "..", and a re-attach that hangs at
+// start.
+
+#include "support/plugin.hpp"
+#include "support/requires.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace actorvol::test;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string err_of(const response& r) {
+  if (r.status == 0)
+    return "<no answer>";
+  auto j = r.json();
+  return j.is_object() ? j.value("Err", "<no Err>") : "<bad json: " + r.body + ">";
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Whether `path` is a mount point (its mount ID differs from its parent's).
+bool is_mountpoint(const fs::path& path) {
+  struct statx a {}, b {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &a) != 0
+      || ::statx(AT_FDCWD, path.parent_path().c_str(), 0, STATX_MNT_ID, &b) != 0)
+    return false;
+  return a.stx_mnt_id != b.stx_mnt_id;
+}
+
+// Every mount at or below `dir` (a real path), deepest first.
+std::vector<std::string> mounts_below(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point == dir || point.rfind(dir + "/", 0) == 0)
+      out.push_back(point);
+  }
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+  return out;
+}
+
+// Takes off (lazily) every mount at or below each directory when the test ends.
+struct unmount_guard {
+  std::vector<std::string> dirs;  // real paths
+  ~unmount_guard() {
+    for (int round = 0; round < 16; ++round) {
+      bool any = false;
+      for (auto& d : dirs)
+        for (auto& m : mounts_below(d)) {
+          ::umount2(m.c_str(), MNT_DETACH);
+          any = true;
+        }
+      if (!any)
+        return;
+    }
+  }
+};
+
+// A host directory that is a shared mount of its own (as / is under systemd), with a tmpfs
+// at SUB holding a file: the host's own mounts, which actorvol must never take off.
+void make_shared_host(const fs::path& host) {
+  ASSERT_EQ(::mount(host.c_str(), host.c_str(), nullptr, MS_BIND, nullptr), 0)
+    << std::strerror(errno);
+  ASSERT_EQ(::mount(nullptr, host.c_str(), nullptr, MS_SHARED, nullptr), 0)
+    << std::strerror(errno);
+  std::ofstream(host / "top.txt") << "top";
+}
+
+void mount_host_tmpfs(const fs::path& at) {
+  fs::create_directories(at);
+  ASSERT_EQ(::mount("hosttmp", at.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  std::ofstream(at / "mine.txt") << "host's own";
+}
+
+int mounts_of(plugin& p, const std::string& name) {
+  auto get = p.call("/VolumeDriver.Get", {{"Name", name}}).json();
+  if (!get.is_object() || !get.contains("Volume") || !get["Volume"]["Status"].is_object())
+    return -1;
+  return get["Volume"]["Status"].value("Mounts", -1);
+}
+
+json bind_of(const fs::path& host, const std::string& o) {
+  return {{"type", "none"}, {"o", o}, {"device", host.string()}};
+}
+
+} // namespace
+
+// A container can nest directories as deep as it likes. Remove walks them without recursion
+// and with a bounded number of descriptors: the plugin neither crashes nor runs out.
+TEST(Hostile, RemoveOfAVeryDeepTreeNeedsFewDescriptors) {
+  rlimit lim{1024, 1024};  // the plugin inherits it: an fd per level would run out at ~500
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0) << std::strerror(errno);
+  plugin p;
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "deep"}})), "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "other"}})), "");
+  auto data = p.call("/VolumeDriver.Mount", {{"Name", "deep"}, {"ID", "c"}})
+                .json()["Mountpoint"]
+                .get<std::string>();
+  int fd = ::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (int level = 0; level < 3000; ++level) {
+    ASSERT_EQ(::mkdirat(fd, "d", 0755), 0) << "level " << level << ": " << std::strerror(errno);
+    int fdf = ::openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fdf, 0);
+    ::close(fdf);
+    int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ::close(fd);
+    ASSERT_GE(next, 0);
+    fd = next;
+  }
+  ::close(fd);
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "deep"}, {"ID", "c"}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "deep"}})), "");
+  EXPECT_FALSE(fs::exists(p.root() + "/volumes/deep"));
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Get", {{"Name", "other"}})), "") << "still serving";
+}
+
+// An rbind brings the host directory's own submounts along. Unmount takes off our copies,
+// never the host's mounts they are copies of, even when the host directory is shared.
+TEST(Hostile, UnmountOfAnRbindWithSubmountsLeavesTheHostsMounts) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir host;
+  auto real_host = fs::canonical(host.path());
+  unmount_guard guard{{real_host.string()}};
+  make_shared_host(real_host);
+  mount_host_tmpfs(real_host / "sub");
+  plugin p;
+  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "rb"}, {"Opts", bind_of(real_host, "rbind")}})),
+            "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "rb"}, {"ID", "a"}})), "");
+  auto data = fs::canonical(p.root() + "/volumes/rb/_data");
+  ASSERT_EQ(slurp(data / "sub" / "mine.txt"), "host's own") << "the rbind has the submount";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "rb"}, {"ID", "a"}})), "");
+  EXPECT_EQ(mounts_of(p, "rb"), 0);
+  EXPECT_TRUE(mounts_below(data.string()).empty()) << "our copies are all off";
+  EXPECT_TRUE(is_mountpoint(real_host / "sub")) << "the host's own tmpfs was taken off";
+  EXPECT_EQ(slurp(real_host / "sub" / "mine.txt"), "host's own");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "rb"}})), "");
+  EXPECT_EQ(slurp(real_host / "top.txt"), "top");
+}
+
+// A plain bind of a shared host directory receives the host's later mounts below it (a
+// container's overlay under /var/lib/docker, say). They must not make Unmount fail forever,
+// and the host keeps them.
+TEST(Hostile, AHostMountThatPropagatedIntoABindDoesNotBlockUnmount) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir host;
+  auto real_host = fs::canonical(host.path());
+  unmount_guard guard{{real_host.string()}};
+  make_shared_host(real_host);
+  plugin p;
+  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "b"}, {"Opts", bind_of(real_host, "bind")}})),
+            "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "b"}, {"ID", "a"}})), "");
+  mount_host_tmpfs(real_host / "later");
+  auto data = fs::canonical(p.root() + "/volumes/b/_data");
+  ASSERT_TRUE(is_mountpoint(data / "later")) << "the host's mount propagated into the bind";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "b"}, {"ID", "a"}})), "");
+  EXPECT_EQ(mounts_of(p, "b"), 0);
+  EXPECT_FALSE(is_mountpoint(data));
+  EXPECT_TRUE(is_mountpoint(real_host / "later")) << "the host's own tmpfs was taken off";
+  EXPECT_EQ(slurp(real_host / "later" / "mine.txt"), "host's own");
+}
+
+// `type=tmpfs o=bind` would bind the device path (ignoring ro and the rest): refused.
+TEST(Hostile, ATmpfsCannotBeABind) {
+  temp_dir host;
+  plugin p;
+  auto err = err_of(p.call("/VolumeDriver.Create",
+                           {{"Name", "tb"},
+                            {"Opts", {{"type", "tmpfs"}, {"device", host.path().string()},
+                                      {"o", "bind,ro"}}}}));
+  EXPECT_NE(err.find("a tmpfs cannot be a bind"), std::string::npos) << err;
+  EXPECT_NE(err_of(p.call("/VolumeDriver.Get", {{"Name", "tb"}})), "");
+}
+
+// uid, gid and mode on a bind would change the host's own directory for good: refused.
+TEST(Hostile, OwnershipOptionsAreRefusedOnABind) {
+  temp_dir host;
+  ::chmod(host.path().c_str(), 0700);
+  plugin p;
+  for (auto key : {"uid", "gid", "mode"}) {
+    auto opts = bind_of(host.path(), "bind");
+    opts[key] = std::string{key} == "mode" ? "0777" : "1234";
+    auto err = err_of(p.call("/VolumeDriver.Create", {{"Name", "own"}, {"Opts", opts}}));
+    EXPECT_NE(err.find("not with o=bind"), std::string::npos) << key << ": " << err;
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(host.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  auto err = err_of(p.call("/VolumeDriver.Create",
+                           {{"Name", "rel"}, {"Opts", bind_of("relative/dir", "bind")}}));
+  EXPECT_NE(err.find("a bind needs an absolute path"), std::string::npos) << err;
+}
+
+// size= with type= other than tmpfs says what is wrong, not just "unknown option".
+TEST(Hostile, SizeWithAPassThroughTypeSaysWhy) {
+  plugin p;
+  auto err = err_of(p.call("/VolumeDriver.Create",
+                           {{"Name", "s"}, {"Opts", {{"type", "none"}, {"size", "1G"}}}}));
+  EXPECT_NE(err.find("size=1G: only for type=tmpfs"), std::string::npos) << err;
+}
+
+// A symlink planted for ROOT/volumes (by anyone who can write under ROOT) is never followed:
+// Remove deletes nothing through it.
+TEST(Hostile, RemoveNeverFollowsASymlinkAboveTheVolume) {
+  temp_dir decoy;
+  fs::create_directories(decoy.path() / "d3" / "_data");
+  std::ofstream(decoy.path() / "d3" / "_data" / "precious") << "keep";
+  plugin p;
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "d3"}})), "");
+  fs::rename(p.root() + "/volumes", p.root() + "/volumes.real");
+  fs::create_directory_symlink(decoy.path(), p.root() + "/volumes");
+  EXPECT_NE(err_of(p.call("/VolumeDriver.Remove", {{"Name", "d3"}})), "");
+  EXPECT_EQ(slurp(decoy.path() / "d3" / "_data" / "precious"), "keep");
+}
+
+// Nor does Mount reach through one: no tmpfs lands where a planted symlink points, and a
+// directory volume never hands Docker a path through a symlinked _data.
+TEST(Hostile, MountNeverFollowsASymlinkUnderRoot) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir decoy;
+  auto real_decoy = fs::canonical(decoy.path());
+  unmount_guard guard{{real_decoy.string()}};
+  plugin p;
+  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "t2"}, {"Opts", {{"type", "tmpfs"}}}})),
+            "");
+  fs::rename(p.root() + "/volumes/t2", p.root() + "/t2.moved");
+  fs::create_directory_symlink(real_decoy, p.root() + "/volumes/t2");
+  EXPECT_NE(err_of(p.call("/VolumeDriver.Mount", {{"Name", "t2"}, {"ID", "a"}})), "");
+  EXPECT_TRUE(mounts_below(real_decoy.string()).empty()) << "a tmpfs landed in the decoy";
+
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "d2"}})), "");
+  fs::remove(p.root() + "/volumes/d2/_data");
+  fs::create_directory_symlink(real_decoy, p.root() + "/volumes/d2/_data");
+  auto m = p.call("/VolumeDriver.Mount", {{"Name", "d2"}, {"ID", "a"}});
+  EXPECT_NE(err_of(m), "") << "Mount answered " << m.body;
+}
+
+// --host-root: a device path never leaves it, whatever ".." or symlinks it holds.
+TEST(Hostile, DeviceNeverLeavesTheHostRoot) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir tmp;
+  auto real = fs::canonical(tmp.path());
+  fs::create_directories(real / "fakehost" / "outside");
+  std::ofstream(real / "fakehost" / "outside" / "where") << "inside the host root";
+  fs::create_directories(real / "outside");
+  std::ofstream(real / "outside" / "where") << "outside the host root";
+  fs::create_directory_symlink("/../../outside", real / "fakehost" / "link");
+  unmount_guard guard{{real.string()}};
+  plugin p({"--host-root", (real / "fakehost").string()});
+  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
+  for (auto device : {"/../outside", "/link"}) {
+    SCOPED_TRACE(device);
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                            {{"Name", "h"},
+                             {"Opts", {{"type", "none"}, {"o", "bind,ro"}, {"device", device}}}})),
+              "");
+    auto m = p.call("/VolumeDriver.Mount", {{"Name", "h"}, {"ID", "a"}});
+    ASSERT_EQ(err_of(m), "");
+    EXPECT_EQ(slurp(m.json()["Mountpoint"].get<std::string>() + "/where"),
+              "inside the host root");
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "h"}, {"ID", "a"}})), "");
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "h"}})), "");
+  }
+}
+
+// A re-attach that hangs at start never makes Get fail or wait past its deadline: it answers
+// from what is known, and says the volume is recovering.
+TEST(Hostile, GetDuringAHungReattachAnswersAndSaysRecovering) {
+  ACTORVOL_REQUIRE_ROOT();
+  std::string root;
+  {
+    plugin p;
+    root = p.root();
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "r"}, {"Opts", {{"type", "tmpfs"}}}})),
+              "");
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "r"}, {"ID", "a"}})), "");
+    p.stop(9);
+  }
+  unmount_guard guard{{fs::canonical(root).string()}};
+  plugin again(root, {"--op-timeout", "1"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(20000)"});
+  auto get = again.call("/VolumeDriver.Get", {{"Name", "r"}});
+  ASSERT_EQ(err_of(get), "");
+  auto status = get.json()["Volume"]["Status"];
+  EXPECT_EQ(status.value("Mounts", -1), 1);
+  EXPECT_TRUE(status.contains("Recovering")) << get.body;
+  again.stop(9);
+}

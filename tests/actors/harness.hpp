@@ -14,11 +14,19 @@
 //
 // Replay: a failure prints ACTORVOL_REPLAY=<scenario>:<schedule>; run the same test with
 // that variable set to execute just that schedule, printing every step.
+//
+// This is the one header scenarios include. Behind it (internal, namespace detail):
+//   mocks.{hpp,cpp}      the mock adaptor, the mock WORKER and its runners, the clients
+//   world.{hpp,cpp}      one actor system running one scenario; invariants.cpp: its checks
+//   schedule.{hpp,cpp}   running one schedule (run_with) and the text of a failure
+//   explorer.cpp         explore_all (depth-first with sleep sets) and explore_random
+//   replay.{hpp,cpp}     run_one and ACTORVOL_REPLAY
 
 #include "adaptors/adaptor.hpp"
 #include "linearizability/model.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>

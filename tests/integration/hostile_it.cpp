@@ -4,6 +4,7 @@
 // symlinks planted under ROOT, a --host-root left with "..", and a re-attach that hangs at
 // start.
 
+#include "integration/safety_support.hpp"
 #include "support/plugin.hpp"
 #include "support/requires.hpp"
 
@@ -23,24 +24,11 @@
 #include <sstream>
 
 using namespace actorvol::test;
+using namespace actorvol::test::safety;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string err_of(const response& r) {
-  if (r.status == 0)
-    return "<no answer>";
-  auto j = r.json();
-  return j.is_object() ? j.value("Err", "<no Err>") : "<bad json: " + r.body + ">";
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Whether `path` is a mount point (its mount ID differs from its parent's).
 bool is_mountpoint(const fs::path& path) {
@@ -67,23 +55,6 @@ std::vector<std::string> mounts_below(const std::string& dir) {
   return out;
 }
 
-// Takes off (lazily) every mount at or below each directory when the test ends.
-struct unmount_guard {
-  std::vector<std::string> dirs;  // real paths
-  ~unmount_guard() {
-    for (int round = 0; round < 16; ++round) {
-      bool any = false;
-      for (auto& d : dirs)
-        for (auto& m : mounts_below(d)) {
-          ::umount2(m.c_str(), MNT_DETACH);
-          any = true;
-        }
-      if (!any)
-        return;
-    }
-  }
-};
-
 // A host directory that is a shared mount of its own (as / is under systemd), with a tmpfs
 // at SUB holding a file: the host's own mounts, which actorvol must never take off.
 void make_shared_host(const fs::path& host) {
@@ -98,17 +69,6 @@ void mount_host_tmpfs(const fs::path& at) {
   fs::create_directories(at);
   ASSERT_EQ(::mount("hosttmp", at.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
   std::ofstream(at / "mine.txt") << "host's own";
-}
-
-int mounts_of(plugin& p, const std::string& name) {
-  auto get = p.call("/VolumeDriver.Get", {{"Name", name}}).json();
-  if (!get.is_object() || !get.contains("Volume") || !get["Volume"]["Status"].is_object())
-    return -1;
-  return get["Volume"]["Status"].value("Mounts", -1);
-}
-
-json bind_of(const fs::path& host, const std::string& o) {
-  return {{"type", "none"}, {"o", o}, {"device", host.string()}};
 }
 
 } // namespace
@@ -155,7 +115,7 @@ TEST(Hostile, UnmountOfAnRbindWithSubmountsLeavesTheHostsMounts) {
   plugin p;
   unmount_guard guard_root{{fs::canonical(p.root()).string()}};
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
-                          {{"Name", "rb"}, {"Opts", bind_of(real_host, "rbind")}})),
+                          {{"Name", "rb"}, {"Opts", bind_opts(real_host, "rbind")}})),
             "");
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "rb"}, {"ID", "a"}})), "");
   auto data = fs::canonical(p.root() + "/volumes/rb/_data");
@@ -181,7 +141,7 @@ TEST(Hostile, AHostMountThatPropagatedIntoABindDoesNotBlockUnmount) {
   plugin p;
   unmount_guard guard_root{{fs::canonical(p.root()).string()}};
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
-                          {{"Name", "b"}, {"Opts", bind_of(real_host, "bind")}})),
+                          {{"Name", "b"}, {"Opts", bind_opts(real_host, "bind")}})),
             "");
   ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "b"}, {"ID", "a"}})), "");
   mount_host_tmpfs(real_host / "later");
@@ -212,7 +172,7 @@ TEST(Hostile, OwnershipOptionsAreRefusedOnABind) {
   ::chmod(host.path().c_str(), 0700);
   plugin p;
   for (auto key : {"uid", "gid", "mode"}) {
-    auto opts = bind_of(host.path(), "bind");
+    auto opts = bind_opts(host.path(), "bind");
     opts[key] = std::string{key} == "mode" ? "0777" : "1234";
     auto err = err_of(p.call("/VolumeDriver.Create", {{"Name", "own"}, {"Opts", opts}}));
     EXPECT_NE(err.find("not with o=bind"), std::string::npos) << key << ": " << err;
@@ -221,7 +181,7 @@ TEST(Hostile, OwnershipOptionsAreRefusedOnABind) {
   ASSERT_EQ(::stat(host.path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
   auto err = err_of(p.call("/VolumeDriver.Create",
-                           {{"Name", "rel"}, {"Opts", bind_of("relative/dir", "bind")}}));
+                           {{"Name", "rel"}, {"Opts", bind_opts("relative/dir", "bind")}}));
   EXPECT_NE(err.find("a bind needs an absolute path"), std::string::npos) << err;
 }
 

@@ -9,6 +9,8 @@
 
 #include <set>
 
+#include <sys/mount.h>
+
 namespace fs = std::filesystem;
 
 namespace actorvol {
@@ -28,13 +30,20 @@ void detach_strays(const fs::path& root, const std::vector<loaded_record>& loade
       keep.insert(l.name);
   auto& sys = *real_sys();
   auto volumes = (root / "volumes").string();
-  for (auto& mp : sys.mounts_under(volumes)) {
-    if (mp == volumes)
-      continue;
+  auto all = sys.mounts_under(volumes);
+  std::set<std::string> mounted(all.begin(), all.end());
+  for (auto& mp : all) {
+    auto parent = fs::path(mp).parent_path().string();
+    if (mp == volumes || mounted.count(parent) > 0 || !sys.is_mountpoint(mp))
+      continue;  // only the top of each stray tree: it comes off with all below it
     auto name = fs::path(mp).lexically_relative(volumes).begin()->string();
     if (keep.count(name))
       continue;
-    int e = sys.unmount(mp);
+    // Our copies must never send their unmounts to the host's mounts they copy (an rbind
+    // of a shared tree): slaves first, then the whole tree in one call.
+    int e = sys.mount("", mp, "", MS_SLAVE | MS_REC, "");
+    if (e == 0)
+      e = sys.detach_tree(mp);
     log::write(e ? log::level::error : log::level::warn,
                {{"event", "recover"},
                 {"volume", name},

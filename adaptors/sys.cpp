@@ -128,6 +128,10 @@ public:
     return ::umount2(target.c_str(), UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
   }
 
+  int detach_tree(const std::string& target) override {
+    return ::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
+  }
+
   bool is_mountpoint(const std::string& path) override {
     uint64_t id = 0, parent = 0;
     dev_t dev = 0, parent_dev = 0;
@@ -297,13 +301,17 @@ int detach_below(sys_calls& sys, const std::string& target) {
     return EBUSY;
   if (int e = sys.mount("", target, "", MS_SLAVE | MS_REC, ""))
     return e;
-  for (auto& m : below)  // deepest first
-    if (int e = sys.unmount(m); e != 0 && sys.is_mountpoint(m))
-      return e;
-  return sys.unmount(target);
+  return sys.detach_tree(target);
 }
 
 } // namespace
+
+int sys_calls::detach_tree(const std::string& target) {
+  for (auto& m : mounts_under(target))  // deepest first
+    if (int e = unmount(m); e != 0 && is_mountpoint(m))
+      return e;
+  return 0;
+}
 
 int detach_all(sys_calls& sys, const std::string& target) {
   // Stacked mounts (e.g. a tmpfs mounted twice) come off one per call.

@@ -44,6 +44,11 @@ public:
   /// umount2(2) of `target` (one mount: stacked mounts need one call each).
   virtual int unmount(const std::string& target) = 0;
 
+  /// Takes `target` off with every mount below it in one call (umount2 MNT_DETACH), so
+  /// that no path below it is ever resolved again (a symlink planted there cannot redirect
+  /// an unmount). This default unmounts what mounts_under() lists, deepest first.
+  virtual int detach_tree(const std::string& target);
+
   /// Whether `path` itself is a mount point: its mount ID differs from its parent's. A
   /// symlink is never one (it is not followed).
   virtual bool is_mountpoint(const std::string& path) = 0;

@@ -112,6 +112,10 @@ bool scheduled_actor::activate(execution_unit* eu) {
 // libcaf_core; the timer thread destroys it when it fires or at shutdown. Reports with the
 // clock's frame are that hand-over.
 //
+// An actor's attachables (caf::default_attachable, its monitors and links) and the memory
+// of an actor CAF builds in caf::make_actor are handed between threads by the same
+// uninstrumented reference counts: reports with those frames are CAF's own hand-overs.
+//
 // CAF's own group subscriptions (caf::mixin::subscriber, a hash set in every event-based and
 // scoped actor; actorvol uses no groups) are built in an actor's constructor and cleared in
 // its cleanup on another thread, ordered by the same uninstrumented reference count: both
@@ -121,6 +125,8 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:caf::local_actor::~local_actor\n"
          "race:caf::mixin::subscriber\n"
          "race:caf::detail::simple_actor_clock\n"
+         "race:caf::default_attachable\n"
+         "race:caf::make_actor\n"
          "race:caf::scheduled_actor::~scheduled_actor\n"
          "called_from_lib:libcaf_core.so.0.17.6\n";
 }

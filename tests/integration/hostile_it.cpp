@@ -280,3 +280,36 @@ TEST(Hostile, GetDuringAHungReattachAnswersAndSaysRecovering) {
   EXPECT_TRUE(status.contains("Recovering")) << get.body;
   again.stop(9);
 }
+
+// A crash between an rbind's attach and its record leaves a stray tree of copies of the
+// host's mounts. The start-up sweep takes off our copies only, never the host's mounts.
+TEST(Hostile, StraySweepAtStartLeavesTheHostsMounts) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir host;
+  auto real_host = fs::canonical(host.path());
+  unmount_guard guard{{real_host.string()}};
+  make_shared_host(real_host);
+  mount_host_tmpfs(real_host / "c1");
+  mount_host_tmpfs(real_host / "c1" / "cc");
+  temp_dir base;
+  std::string root = (base.path() / "root").string();
+  {
+    plugin p(root, {}, {});
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                            {{"Name", "stray"}, {"Opts", bind_opts(real_host, "rbind")}})),
+              "");
+  }
+  unmount_guard guard_root{{fs::canonical(root).string()}};
+  {
+    plugin crash(root, {}, {"ACTORVOL_FAILPOINTS=state.write=1*panic"});
+    crash.call("/VolumeDriver.Mount", {{"Name", "stray"}, {"ID", "a"}});
+    crash.stop(9);
+  }
+  auto data = fs::canonical(root) / "volumes" / "stray" / "_data";
+  ASSERT_TRUE(is_mountpoint(data)) << "the crash left the attach in place";
+  plugin again(root, {}, {});
+  EXPECT_FALSE(is_mountpoint(data)) << "the stray was not detached";
+  EXPECT_TRUE(is_mountpoint(real_host / "c1")) << "the host's own tmpfs was taken off";
+  EXPECT_TRUE(is_mountpoint(real_host / "c1" / "cc")) << "the host's own tmpfs was taken off";
+  EXPECT_EQ(slurp(real_host / "c1" / "cc" / "mine.txt"), "host's own");
+}

@@ -211,13 +211,13 @@ TEST(Connections, SlowlorisClientsCannotLockOthersOut) {
 // At the bound, a connection whose request is with the actors is never closed: a new client
 // waits for one of them to finish, then is served.
 TEST(Connections, BusyConnectionsAreNeverClosedToMakeRoom) {
-  plugin p({"--max-connections", "2"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(1500)"});
+  plugin p({"--max-connections", "2"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(4000)"});
   for (auto v : {"b1", "b2"})
     ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", v}}).json()["Err"], "");
   connection a(p.socket()), b(p.socket());
   a.send_raw(http_post("/VolumeDriver.Mount", R"({"Name":"b1","ID":"x"})"));
   b.send_raw(http_post("/VolumeDriver.Mount", R"({"Name":"b2","ID":"x"})"));
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(1000ms);  // both requests are with the actors (a loaded CI host)
   connection c(p.socket());
   c.send_raw(http_post("/Plugin.Activate", ""));
   EXPECT_FALSE(c.readable(300)) << "both places are busy with the actors";

@@ -116,6 +116,12 @@ bool scheduled_actor::activate(execution_unit* eu) {
 // of an actor CAF builds in caf::make_actor are handed between threads by the same
 // uninstrumented reference counts: reports with those frames are CAF's own hand-overs.
 //
+// An actor's control block (caf::actor_control_block) is released by whichever thread drops
+// the last reference; intrusive_ptr_release reads the actor's vptr to destroy it, against
+// the constructor's write in spawn_impl on the spawning thread. The two are ordered by the
+// same uninstrumented reference count (the spawner's handle is passed on through CAF's
+// mailboxes): reports with the release frame are that hand-over.
+//
 // CAF's own group subscriptions (caf::mixin::subscriber, a hash set in every event-based and
 // scoped actor; actorvol uses no groups) are built in an actor's constructor and cleared in
 // its cleanup on another thread, ordered by the same uninstrumented reference count: both
@@ -127,6 +133,7 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:caf::detail::simple_actor_clock\n"
          "race:caf::default_attachable\n"
          "race:caf::make_actor\n"
+         "race:caf::intrusive_ptr_release\n"
          "race:caf::scheduled_actor::~scheduled_actor\n"
          "called_from_lib:libcaf_core.so.0.17.6\n";
 }

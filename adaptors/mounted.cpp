@@ -1,6 +1,7 @@
 #include "adaptors/mounted.hpp"
 
 #include "adaptors/options.hpp"
+#include "core/failpoint.hpp"
 
 #include <sys/mount.h>
 
@@ -109,7 +110,7 @@ caf::expected<std::string> mounted_adaptor::mount(const volume_spec& v) {
       return e;
     if (!sys_->is_mountpoint(target))
       return failed(v, "mount on " + target + " (nothing is mounted there after it)", EIO);
-    if (auto e = options::apply_ownership(*sys_, v, target)) {
+    if (auto e = sets_ownership() ? options::apply_ownership(*sys_, v, target) : caf::none) {
       detach_all(*sys_, target);
       return e;
     }
@@ -264,48 +265,59 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
   if (opt(v, "type").empty() || opt(v, "device").empty())
     return make_error(ec::bad_option, v.name,
                       "type and device: both are needed to mount a device");
-  if (options::parse_mount_options(opt(v, "o")).bind()) {
-    // A bind's top directory is the user's own directory: uid, gid and mode would change it
-    // for good (the local driver has no such options either).
-    for (auto key : {"uid", "gid", "mode"})
-      if (v.opts.count(key))
-        return make_error(ec::bad_option, v.name,
-                          std::string{key} + "=" + opt(v, key)
-                            + ": not with o=bind (it would change the bound directory itself)");
-    if (opt(v, "device")[0] != '/')
+  // The top directory of a pass-through volume is the mounted filesystem's own (the bound
+  // host directory, the export, the device's root): uid, gid and mode would change it for
+  // good, for every other user of it (the local driver has no such options either).
+  for (auto key : {"uid", "gid", "mode"})
+    if (v.opts.count(key))
       return make_error(ec::bad_option, v.name,
-                        "device=" + opt(v, "device") + ": a bind needs an absolute path");
-  }
-  return options::check_ownership(v);
+                        std::string{key} + "=" + opt(v, key)
+                          + ": not with type=/device= (it would change the mounted "
+                            "filesystem's own top directory); only for tmpfs and size= volumes");
+  if (options::parse_mount_options(opt(v, "o")).bind() && opt(v, "device")[0] != '/')
+    return make_error(ec::bad_option, v.name,
+                      "device=" + opt(v, "device") + ": a bind needs an absolute path");
+  return caf::none;
 }
 
-int passthrough_adaptor::device_path(const std::string& device, std::string& path) const {
-  path = device;
+int passthrough_adaptor::open_device(const std::string& device, int& fd) const {
+  fd = -1;
   if (host_root_.empty() || device.empty() || device[0] != '/')
     return 0;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
-  return sys_->resolve_in_root(host_root_.string(), device, path);
+  return sys_->open_in_root(host_root_.string(), device, fd);
 }
 
 caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& target) {
+  auto what = "mount of " + opt(v, "device") + " on " + target;
+  // A device path in the host root is opened once; the mount names that descriptor, so a
+  // path changed in between (a symlink swapped in) cannot redirect it out of the host root.
+  int fd = -1;
+  if (int e = open_device(opt(v, "device"), fd))
+    return failed(v, what, e);
+  auto source = fd < 0 ? opt(v, "device") : "/proc/self/fd/" + std::to_string(fd);
+  auto fault = failpoint::hit("passthrough.device");
+  int e = fault.empty() ? mount_device(v, source, target) : EIO;
+  if (fd >= 0)
+    sys_->close(fd);
+  if (!fault.empty())
+    return make_error(ec::backend_failed, v.name, what + " failed: " + fault);
+  if (e)
+    return failed(v, what, e);
+  return set_propagation(*sys_, v, target, options::parse_mount_options(opt(v, "o")));
+}
+
+int passthrough_adaptor::mount_device(const volume_spec& v, const std::string& source,
+                                      const std::string& target) {
   auto o = options::parse_mount_options(opt(v, "o"));
   auto type = opt(v, "type");
-  auto what = "mount of " + opt(v, "device") + " on " + target;
-  std::string device;
-  if (int e = device_path(opt(v, "device"), device))
-    return failed(v, what, e);
-  if (!o.bind()) {
-    if (int e = sys_->mount(device, target, type == "none" ? "" : type, o.flags, o.data))
-      return failed(v, what, e);
-  } else {
-    // The kernel ignores ro, nosuid, ... on a bind call: like mount(8) and the local driver,
-    // the bind gets the flags of a remount with them (this also makes a bind out of the
-    // read-only host root writable unless `ro` was asked for). They are set before the bind
-    // is attached, so that the copy propagated to the host (the managed plugin's propagated
-    // mount, which Docker hands to containers) has them too: `ro` is read-only there.
-    if (int e = sys_->bind(device, target, o.flags & ~MS_BIND))
-      return failed(v, what, e);
-  }
-  return set_propagation(*sys_, v, target, o);
+  if (!o.bind())
+    return sys_->mount(source, target, type == "none" ? "" : type, o.flags, o.data);
+  // The kernel ignores ro, nosuid, ... on a bind call: like mount(8) and the local driver,
+  // the bind gets the flags of a remount with them (this also makes a bind out of the
+  // read-only host root writable unless `ro` was asked for). They are set before the bind
+  // is attached, so that the copy propagated to the host (the managed plugin's propagated
+  // mount, which Docker hands to containers) has them too: `ro` is read-only there.
+  return sys_->bind(source, target, o.flags & ~MS_BIND);
 }
 
 } // namespace actorvol

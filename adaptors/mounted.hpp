@@ -10,7 +10,8 @@
 //  - passthrough_adaptor: type=T device=D o=O: mount(D, _data, T, O), like the local driver
 //                         (e.g. type=none o=bind device=/srv/x; a bind honours ro, nosuid,
 //                         ... through a remount, as mount(8) does).
-// All three also take uid, gid and mode for the volume's top directory. Detaching always
+// tmpfs and loop also take uid, gid and mode for the volume's top directory (a pass-through
+// volume's top directory is the mounted filesystem's own: refused there). Detaching always
 // takes off every stacked mount and verifies it; deleting never crosses a mount.
 
 #include "adaptors/adaptor.hpp"
@@ -44,6 +45,11 @@ protected:
   virtual caf::error attach(const volume_spec& v, const std::string& target) = 0;
   /// The backend's name for Status.
   virtual const char* backend() const = 0;
+  /// Whether uid, gid and mode are applied to the mounted top directory (a record written
+  /// before they were refused for a backend never makes them apply again).
+  virtual bool sets_ownership() const {
+    return true;
+  }
 
   std::filesystem::path target_of(const std::string& name) const;
   std::filesystem::path volume_dir(const std::string& name) const;
@@ -99,11 +105,18 @@ protected:
   const char* backend() const override {
     return "passthrough";
   }
+  bool sets_ownership() const override {
+    return false;  // the mounted filesystem's own top directory
+  }
 
 private:
-  /// `device` as a path here: resolved inside the host root when there is one (never
-  /// leaving it, "..", symlinks and all). Returns 0 or an errno.
-  int device_path(const std::string& device, std::string& path) const;
+  /// Opens `device` inside the host root when there is one (never leaving it, "..",
+  /// symlinks and all): an O_PATH descriptor in `fd`, -1 when the device is used as given.
+  /// Returns 0 or an errno.
+  int open_device(const std::string& device, int& fd) const;
+  /// Mounts (or binds) `source` on `target` with the volume's type and o=. Returns 0 or an
+  /// errno.
+  int mount_device(const volume_spec& v, const std::string& source, const std::string& target);
 
   std::filesystem::path host_root_;
 };

@@ -39,11 +39,13 @@ bool locate(int dirfd, const char* name, where& w, mode_t& mode) {
   return true;
 }
 
-// Deletes every entry of the directory open at `dirfd` but its subdirectories, and names the
-// first subdirectory in `sub` ("" when none is left). Returns 0 or an errno: EXDEV for a
-// directory on another mount than `top` (never deleted through).
-int clear_files(int dirfd, const where& top, std::string& sub) {
-  sub.clear();
+// Deletes every entry of the directory open at `dirfd` but its subdirectories, and names
+// those in `subs` (empty when none is left). One pass over the directory: its subdirectories
+// are then taken one by one from `subs`, so a directory with N of them is read twice, not N
+// times. Returns 0 or an errno: EXDEV for a directory on another mount than `top` (never
+// deleted through).
+int clear_files(int dirfd, const where& top, std::vector<std::string>& subs) {
+  subs.clear();
   int listing = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (listing < 0)
     return errno;
@@ -73,8 +75,8 @@ int clear_files(int dirfd, const where& top, std::string& sub) {
         rc = errno;
     } else if (!(w == top)) {
       rc = EXDEV;  // a mount below: never delete through it
-    } else if (sub.empty()) {
-      sub = name;
+    } else {
+      subs.push_back(std::move(name));
     }
   }
   ::closedir(d);
@@ -99,64 +101,68 @@ int open_child(int dirfd, const std::string& name, const where& top) {
 
 // Empties the directory open at `topfd` (which is on `top`), depth first, without recursion
 // and with two descriptors at most however deep the tree is: it goes down by name and back up
-// through "..", checking at each step up that it is the directory it came from. Returns 0 or
-// an errno (ESTALE: the tree was moved while it was being deleted).
+// through "..", checking at each step up that it is the directory it came from. Each level
+// keeps the names of its subdirectories still to visit; a level is read again only when they
+// are all gone (to catch what was added meanwhile). Returns 0 or an errno (ESTALE: the tree
+// was moved while it was being deleted).
 int empty_dir(int topfd, const where& top) {
   struct level {
-    std::string child;  // the directory below this one that we went into
+    std::string child;              // the directory below this one that we went into
+    std::vector<std::string> rest;  // this one's subdirectories still to visit
     dev_t dev;
     ino_t ino;
   };
   std::vector<level> above;
+  std::vector<std::string> todo;  // the current directory's subdirectories still to visit
   int cur = ::fcntl(topfd, F_DUPFD_CLOEXEC, 0);
   if (cur < 0)
     return errno;
-  for (;;) {
-    std::string sub;
-    if (int rc = clear_files(cur, top, sub)) {
-      ::close(cur);
-      return rc;
-    }
-    struct stat here {};
-    if (::fstat(cur, &here) != 0) {
-      int e = errno;
-      ::close(cur);
-      return e;
-    }
-    if (!sub.empty()) {  // go down
+  int rc = 0;
+  while (rc == 0) {
+    if (todo.empty() && (rc = clear_files(cur, top, todo)) != 0)
+      break;
+    if (!todo.empty()) {  // go down
+      auto sub = std::move(todo.back());
+      todo.pop_back();
+      struct stat here {};
+      if (::fstat(cur, &here) != 0) {
+        rc = errno;
+        break;
+      }
       int child = open_child(cur, sub, top);
       if (child < 0) {
-        int e = errno;
-        ::close(cur);
-        return e;
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+          continue;  // gone or replaced since it was listed: the next read sees it
+        rc = errno;
+        break;
       }
-      above.push_back({sub, here.st_dev, here.st_ino});
+      above.push_back({std::move(sub), std::move(todo), here.st_dev, here.st_ino});
+      todo.clear();
       ::close(cur);
       cur = child;
       continue;
     }
-    if (above.empty()) {  // the top is empty
-      ::close(cur);
-      return 0;
-    }
+    if (above.empty())  // the top is empty
+      break;
     int parent = ::openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ::close(cur);
+    cur = parent;
     struct stat up {};
     if (parent < 0 || ::fstat(parent, &up) != 0 || up.st_dev != above.back().dev
         || up.st_ino != above.back().ino) {
-      int e = parent < 0 ? errno : ESTALE;
-      if (parent >= 0)
-        ::close(parent);
-      return e;
+      rc = parent < 0 ? errno : ESTALE;
+      break;
     }
     if (::unlinkat(parent, above.back().child.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      int e = errno;
-      ::close(parent);
-      return e;
+      rc = errno;
+      break;
     }
+    todo = std::move(above.back().rest);
     above.pop_back();
-    cur = parent;
   }
+  if (cur >= 0)
+    ::close(cur);
+  return rc;
 }
 
 std::string stamp() {
@@ -221,7 +227,8 @@ int make_dirs(const fs::path& path) {
   return 0;
 }
 
-int resolve_in_root(const fs::path& root, const std::string& path, std::string& real) {
+int open_in_root(const fs::path& root, const std::string& path, int& fd) {
+  fd = -1;
   int rootfd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return errno;
@@ -229,21 +236,11 @@ int resolve_in_root(const fs::path& root, const std::string& path, std::string& 
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT;  // "..", and absolute symlinks, stay inside `root`
   auto rel = fs::path(path).relative_path();
-  int fd = static_cast<int>(
+  fd = static_cast<int>(
     ::syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof(how)));
   int e = errno;
   ::close(rootfd);
-  if (fd < 0)
-    return e;
-  char buf[4096];
-  auto link = "/proc/self/fd/" + std::to_string(fd);
-  auto n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
-  e = errno;
-  ::close(fd);
-  if (n < 0)
-    return e;
-  real.assign(buf, static_cast<size_t>(n));
-  return 0;
+  return fd < 0 ? e : 0;
 }
 
 int sync_dir(const fs::path& dir) {

@@ -36,11 +36,10 @@ int open_dir(const std::filesystem::path& path);
 /// component. Returns 0 or an errno (ENOTDIR: a symlink or a file is in the way).
 int make_dirs(const std::filesystem::path& path);
 
-/// Resolves `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks with
-/// absolute targets, never leave it) and sets `real` to the path of what it names, as seen
-/// here. Returns 0 or an errno.
-int resolve_in_root(const std::filesystem::path& root, const std::string& path,
-                    std::string& real);
+/// Opens `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks with
+/// absolute targets, never leave it): an O_PATH descriptor in `fd`, which keeps naming what
+/// was found however the path changes later. Returns 0 or an errno.
+int open_in_root(const std::filesystem::path& root, const std::string& path, int& fd);
 
 /// fsync(2) of a directory. Returns 0 or an errno.
 int sync_dir(const std::filesystem::path& dir);

@@ -111,7 +111,15 @@ public:
                        : (flags & MS_STRICTATIME) != 0 ? MOUNT_ATTR_STRICTATIME
                                                        : MOUNT_ATTR_RELATIME;
     }
-    if (::mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+    // An rbind's submounts: the restricting flags asked for, set on the whole tree first
+    // (nothing cleared there), then the top mount's own.
+    struct mount_attr below {};
+    below.attr_set = attr.attr_set
+                     & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+                        | MOUNT_ATTR_NOEXEC);
+    bool rec = (flags & MS_REC) != 0 && below.attr_set != 0;
+    if ((rec && ::mount_setattr(fd, "", AT_EMPTY_PATH | kAtRecursive, &below, sizeof(below)) != 0)
+        || ::mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
       int e = errno;
       ::close(fd);
       if (e == ENOSYS || e == EPERM)
@@ -215,9 +223,8 @@ public:
     return 0;
   }
 
-  int resolve_in_root(const std::string& root, const std::string& path,
-                      std::string& real) override {
-    return safe_fs::resolve_in_root(root, path, real);
+  int open_in_root(const std::string& root, const std::string& path, int& fd) override {
+    return safe_fs::open_in_root(root, path, fd);
   }
 
   int kind_of(const std::string& path, bool follow, file_kind& kind) override {
@@ -280,9 +287,28 @@ int sys_calls::bind(const std::string& source, const std::string& target, unsign
   // The kernel ignores ro, nosuid, ... on the bind call itself.
   if (int e = mount(source, target, "", MS_BIND | (flags & MS_REC), ""))
     return e;
-  if (int e = mount("", target, "", MS_REMOUNT | MS_BIND | (flags & ~(MS_BIND | MS_REC)), "")) {
+  auto own = flags & ~(MS_BIND | MS_REC);
+  if (int e = mount("", target, "", MS_REMOUNT | MS_BIND | own, "")) {
     detach_all(*this, target);
     return e;
+  }
+  // An rbind's submounts get the restricting flags asked for, on top of those they have (a
+  // remount sets all of a mount's flags).
+  auto restricting = own & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if ((flags & MS_REC) == 0 || restricting == 0)
+    return 0;
+  for (auto& m : mounts_under(target)) {
+    if (m == target)
+      continue;
+    struct statvfs now {};
+    unsigned long had = 0;
+    if (::statvfs(m.c_str(), &now) == 0)
+      had = ((now.f_flag & ST_RDONLY) ? MS_RDONLY : 0) | ((now.f_flag & ST_NOSUID) ? MS_NOSUID : 0)
+            | ((now.f_flag & ST_NODEV) ? MS_NODEV : 0) | ((now.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0);
+    if (int e = mount("", m, "", MS_REMOUNT | MS_BIND | restricting | had, "")) {
+      detach_all(*this, target);
+      return e;
+    }
   }
   return 0;
 }

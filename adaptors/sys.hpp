@@ -35,10 +35,13 @@ public:
   /// A bind of `source` on `target` (with its submounts when `flags` has MS_REC) whose
   /// per-mount flags are those of a `MS_REMOUNT | MS_BIND | flags` remount (MS_RDONLY,
   /// MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NODIRATIME set or cleared; the atime mode when one
-  /// is given), on the top mount. Unlike a bind followed by a remount, the flags are set
+  /// is given) on the top mount. With MS_REC, the submounts get the restricting ones asked
+  /// for too (ro, nosuid, nodev, noexec), and keep those they have: a read-only submount of
+  /// the host stays read-only. Unlike a bind followed by a remount, the flags are set
   /// before the bind is attached, so every copy propagated to another namespace (the host's
   /// view of a managed plugin's propagated mount, which Docker hands to containers) has
-  /// them too. This default binds, then remounts (this namespace only).
+  /// them too. This default binds, then remounts each mount of the new tree (this namespace
+  /// only).
   virtual int bind(const std::string& source, const std::string& target, unsigned long flags);
 
   /// umount2(2) of `target` (one mount: stacked mounts need one call each).
@@ -69,10 +72,10 @@ public:
   /// errno (ENOTDIR: a symlink or a file is in the way; ENOENT: nothing is there).
   virtual int check_dir(const std::string& path) = 0;
 
-  /// Resolves `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks
-  /// with absolute targets, never leave it); `real` gets what it names, as seen here.
-  virtual int resolve_in_root(const std::string& root, const std::string& path,
-                              std::string& real) = 0;
+  /// Opens `path` as if `root` were "/" (openat2 RESOLVE_IN_ROOT: "..", and symlinks with
+  /// absolute targets, never leave it): an O_PATH descriptor in `fd`, to be closed with
+  /// close(). "/proc/self/fd/N" then names what was found, however the path changes later.
+  virtual int open_in_root(const std::string& root, const std::string& path, int& fd) = 0;
 
   /// stat(2) of `path` (lstat(2) unless `follow`): its kind in `kind`; ENOENT when absent.
   virtual int kind_of(const std::string& path, bool follow, file_kind& kind) = 0;

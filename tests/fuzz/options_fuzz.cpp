@@ -268,7 +268,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     {"uid", "gid", "mode"},
     {"type", "device", "o", "size", "uid", "gid", "mode"},  // device=: the local driver's label
     {"size", "fs", "uid", "gid", "mode"},
-    {"type", "device", "o", "uid", "gid", "mode"},
+    {"type", "device", "o"},  // uid, gid, mode: the mounted filesystem's own top directory
   };
   for (size_t a = 0; a < adaptors.size(); ++a) {
     (void) adaptors[a]->accepts(v.opts);

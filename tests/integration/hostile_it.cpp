@@ -2,7 +2,7 @@
 // that nests directories thousands deep, binds whose trees hold other mounts (an rbind's, or
 // host mounts that propagate in), option mixes that would reach the host's own directories,
 // symlinks planted under ROOT, a --host-root left with "..", and a re-attach that hangs at
-// start.
+// start; a device path swapped mid-mount, an rbind,ro with submounts, and a very wide tree.
 
 #include "integration/safety_support.hpp"
 #include "support/plugin.hpp"
@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 using namespace actorvol::test;
 using namespace actorvol::test::safety;
@@ -103,23 +106,47 @@ TEST(Hostile, RemoveOfAVeryDeepTreeNeedsFewDescriptors) {
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Get", {{"Name", "other"}})), "") << "still serving";
 }
 
+// A shared host directory (as / is under systemd) with a tmpfs of its own at sub/, and a
+// plugin to rbind it.
+class RbindOfAHost : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ACTORVOL_REQUIRE_ROOT();
+    real_host = fs::canonical(host.path());
+    guard.emplace().dirs = {real_host.string()};
+    make_shared_host(real_host);
+    mount_host_tmpfs(real_host / "sub");
+    p.emplace();
+    guard_root.emplace().dirs = {fs::canonical(p->root()).string()};
+  }
+
+  // Creates `name` as a bind of the host with o=`o`, mounts it: its mountpoint (checked to
+  // hold the host's submount), or "" after a failure.
+  fs::path mount_host(const std::string& name, const std::string& o) {
+    auto made = p->call("/VolumeDriver.Create", {{"Name", name}, {"Opts", bind_opts(real_host, o)}});
+    EXPECT_EQ(err_of(made), "");
+    auto m = p->call("/VolumeDriver.Mount", {{"Name", name}, {"ID", "a"}});
+    EXPECT_EQ(err_of(m), "");
+    if (!err_of(made).empty() || !err_of(m).empty())
+      return {};
+    auto data = fs::canonical(m.json()["Mountpoint"].get<std::string>());
+    EXPECT_EQ(slurp(data / "sub" / "mine.txt"), "host's own") << "the rbind has the submount";
+    return data;
+  }
+
+  temp_dir host;
+  fs::path real_host;
+  std::optional<unmount_guard> guard;  // the host's mounts come off after the test
+  std::optional<plugin> p;
+  std::optional<unmount_guard> guard_root;  // then the plugin's, before its root is deleted
+};
+
 // An rbind brings the host directory's own submounts along. Unmount takes off our copies,
 // never the host's mounts they are copies of, even when the host directory is shared.
-TEST(Hostile, UnmountOfAnRbindWithSubmountsLeavesTheHostsMounts) {
-  ACTORVOL_REQUIRE_ROOT();
-  temp_dir host;
-  auto real_host = fs::canonical(host.path());
-  unmount_guard guard{{real_host.string()}};
-  make_shared_host(real_host);
-  mount_host_tmpfs(real_host / "sub");
-  plugin p;
-  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
-  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
-                          {{"Name", "rb"}, {"Opts", bind_opts(real_host, "rbind")}})),
-            "");
-  ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "rb"}, {"ID", "a"}})), "");
-  auto data = fs::canonical(p.root() + "/volumes/rb/_data");
-  ASSERT_EQ(slurp(data / "sub" / "mine.txt"), "host's own") << "the rbind has the submount";
+TEST_F(RbindOfAHost, UnmountLeavesTheHostsMounts) {
+  auto data = mount_host("rb", "rbind");
+  ASSERT_FALSE(data.empty());
+  auto& p = *this->p;
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "rb"}, {"ID", "a"}})), "");
   EXPECT_EQ(mounts_of(p, "rb"), 0);
   EXPECT_TRUE(mounts_below(data.string()).empty()) << "our copies are all off";
@@ -166,8 +193,9 @@ TEST(Hostile, ATmpfsCannotBeABind) {
   EXPECT_NE(err_of(p.call("/VolumeDriver.Get", {{"Name", "tb"}})), "");
 }
 
-// uid, gid and mode on a bind would change the host's own directory for good: refused.
-TEST(Hostile, OwnershipOptionsAreRefusedOnABind) {
+// uid, gid and mode on a bind would change the host's own directory for good, and on any
+// other pass-through mount the mounted filesystem's own top directory: refused.
+TEST(Hostile, OwnershipOptionsAreRefusedOnAPassThroughVolume) {
   temp_dir host;
   ::chmod(host.path().c_str(), 0700);
   plugin p;
@@ -175,7 +203,10 @@ TEST(Hostile, OwnershipOptionsAreRefusedOnABind) {
     auto opts = bind_opts(host.path(), "bind");
     opts[key] = std::string{key} == "mode" ? "0777" : "1234";
     auto err = err_of(p.call("/VolumeDriver.Create", {{"Name", "own"}, {"Opts", opts}}));
-    EXPECT_NE(err.find("not with o=bind"), std::string::npos) << key << ": " << err;
+    EXPECT_NE(err.find("not with type=/device="), std::string::npos) << key << ": " << err;
+    auto dev = json{{"type", "ext4"}, {"device", "/dev/sda1"}, {key, opts[key]}};
+    err = err_of(p.call("/VolumeDriver.Create", {{"Name", "own"}, {"Opts", dev}}));
+    EXPECT_NE(err.find("not with type=/device="), std::string::npos) << key << ": " << err;
   }
   struct stat st {};
   ASSERT_EQ(::stat(host.path().c_str(), &st), 0);
@@ -312,4 +343,77 @@ TEST(Hostile, StraySweepAtStartLeavesTheHostsMounts) {
   EXPECT_TRUE(is_mountpoint(real_host / "c1")) << "the host's own tmpfs was taken off";
   EXPECT_TRUE(is_mountpoint(real_host / "c1" / "cc")) << "the host's own tmpfs was taken off";
   EXPECT_EQ(slurp(real_host / "c1" / "cc" / "mine.txt"), "host's own");
+}
+
+// --host-root: the device is opened once, and the mount names what was opened. A symlink
+// swapped in for the device path between the check and the mount (here while a failpoint
+// holds the attach) cannot redirect it out of the host root.
+TEST(Hostile, ADevicePathSwappedDuringTheMountCannotLeaveTheHostRoot) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir tmp;
+  auto real = fs::canonical(tmp.path());
+  fs::create_directories(real / "fakehost" / "srv" / "x");
+  std::ofstream(real / "fakehost" / "srv" / "x" / "where") << "inside the host root";
+  fs::create_directories(real / "outside");
+  std::ofstream(real / "outside" / "where") << "outside the host root";
+  unmount_guard guard{{real.string()}};
+  plugin p({"--host-root", (real / "fakehost").string()},
+           {"ACTORVOL_FAILPOINTS=passthrough.device=delay(3000)"});
+  unmount_guard guard_root{{fs::canonical(p.root()).string()}};
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "sw"},
+                           {"Opts", {{"type", "none"}, {"o", "bind,ro"}, {"device", "/srv/x"}}}})),
+            "");
+  std::thread swap([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    fs::rename(real / "fakehost" / "srv" / "x", real / "fakehost" / "srv" / "x.old");
+    fs::create_directory_symlink(real / "outside", real / "fakehost" / "srv" / "x");
+  });
+  auto m = p.call("/VolumeDriver.Mount", {{"Name", "sw"}, {"ID", "a"}});
+  swap.join();
+  ASSERT_EQ(err_of(m), "");
+  EXPECT_EQ(slurp(m.json()["Mountpoint"].get<std::string>() + "/where"), "inside the host root");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "sw"}, {"ID", "a"}})), "");
+}
+
+// o=rbind,ro: the submounts an rbind brings along are read-only in the volume too; the
+// host's own mounts keep their flags (still writable on the host).
+TEST_F(RbindOfAHost, ReadOnlyMakesItsSubmountsReadOnly) {
+  auto data = mount_host("rro", "rbind,ro");
+  ASSERT_FALSE(data.empty());
+  auto& p = *this->p;
+  for (auto dir : {data, data / "sub"}) {
+    int fd = ::open((dir / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int e = errno;
+    if (fd >= 0)
+      ::close(fd);
+    EXPECT_TRUE(fd < 0 && e == EROFS) << dir << " is writable through a read-only volume";
+  }
+  std::ofstream(real_host / "sub" / "host-writes") << "ok";
+  EXPECT_EQ(slurp(real_host / "sub" / "host-writes"), "ok") << "the host's tmpfs became read-only";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "rro"}, {"ID", "a"}})), "");
+  EXPECT_TRUE(is_mountpoint(real_host / "sub"));
+}
+
+// A container can make tens of thousands of directories side by side. Remove reads each
+// directory a bounded number of times (not once per subdirectory), so it finishes well within
+// its deadline and the volume is gone.
+TEST(Hostile, RemoveOfAVeryWideTreeFinishes) {
+  plugin p({"--op-timeout", "120"});  // one read per subdirectory took 146 s for 16,000
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "wide"}})), "");
+  auto data = p.call("/VolumeDriver.Mount", {{"Name", "wide"}, {"ID", "c"}})
+                .json()["Mountpoint"]
+                .get<std::string>();
+  int fd = ::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 20000; ++i) {
+    auto name = "d" + std::to_string(i);
+    ASSERT_EQ(::mkdirat(fd, name.c_str(), 0755), 0) << std::strerror(errno);
+    if (i % 1000 == 0)
+      ::close(::openat(fd, (name + "/f").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  }
+  ::close(fd);
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "wide"}, {"ID", "c"}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "wide"}})), "");
+  EXPECT_FALSE(fs::exists(p.root() + "/volumes/wide"));
 }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,6 +19,16 @@ using namespace mock_util;
 namespace {
 
 constexpr unsigned long kPropagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+
+// What a mount source names, as the kernel resolves it: a /proc/self/fd/N source is the file
+// open at N (recorded in the table by that path), any other source itself.
+std::string named(const std::string& source) {
+  if (source.rfind("/proc/self/fd/", 0) != 0)
+    return source;
+  char buf[4096];
+  auto n = ::readlink(source.c_str(), buf, sizeof(buf) - 1);
+  return n < 0 ? source : std::string(buf, static_cast<size_t>(n));
+}
 
 } // namespace
 
@@ -191,12 +202,12 @@ int mock_sys::mount(const std::string& source, const std::string& target,
   if ((flags & MS_BIND) != 0) {
     if (int e = real_stat(source, true, mode))
       return done(s, e);
-    table_[norm(target)].push_back({source, "", 0, 0, ""});  // the kernel ignores ro, ...
+    table_[norm(target)].push_back({named(source), "", 0, 0, ""});  // the kernel ignores ro, ...
     return done(s, 0);
   }
   if (type.empty())
     return done(s, EINVAL);
-  table_[norm(target)].push_back({source, type, flags & ~MS_REC, 0, data});
+  table_[norm(target)].push_back({named(source), type, flags & ~MS_REC, 0, data});
   return done(s, 0);
 }
 
@@ -212,7 +223,7 @@ int mock_sys::bind(const std::string& source, const std::string& target, unsigne
   mode_t mode = 0;
   if (int e = real_stat(source, true, mode))
     return done(s, e);
-  table_[norm(target)].push_back({source, "", flags & ~MS_REC, 0, ""});
+  table_[norm(target)].push_back({named(source), "", flags & ~MS_REC, 0, ""});
   return done(s, 0);
 }
 

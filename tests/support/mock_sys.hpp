@@ -111,8 +111,7 @@ public:
   int run(const std::vector<std::string>& argv, std::string& output) override;
   int make_dirs(const std::string& path) override;
   int check_dir(const std::string& path) override;
-  int resolve_in_root(const std::string& root, const std::string& path,
-                      std::string& real) override;
+  int open_in_root(const std::string& root, const std::string& path, int& fd) override;
   int kind_of(const std::string& path, bool follow, file_kind& kind) override;
   int chown(const std::string& path, uid_t uid, gid_t gid) override;
   int chmod(const std::string& path, mode_t mode) override;

@@ -85,13 +85,15 @@ int mock_sys::check_dir(const std::string& path) {
   return done(s, 0);
 }
 
-int mock_sys::resolve_in_root(const std::string& root, const std::string& path,
-                              std::string& real) {
+int mock_sys::open_in_root(const std::string& root, const std::string& path, int& fd) {
   std::lock_guard lock(mutex_);
-  auto s = enter("resolve_in_root", {root, path});
+  auto s = enter("open_in_root", {root, path});
   if (s.hit)
     return done(s, s.hit->err);
-  return done(s, safe_fs::resolve_in_root(root, path, real));
+  if (int e = safe_fs::open_in_root(root, path, fd))
+    return done(s, e);
+  open_.insert(fd);
+  return done(s, 0);
 }
 
 int mock_sys::kind_of(const std::string& path, bool follow, file_kind& kind) {

@@ -246,6 +246,18 @@ TEST_P(EveryBackend, AnAttachThatMountsNothingIsAnError) {
 
 TEST_P(EveryBackend, FailedChownAfterTheAttachDetachesAgain) {
   auto owned = v({{"uid", "1000"}, {"gid", "1000"}});
+  if (GetParam().k == kind::passthrough || GetParam().k == kind::bind) {
+    // The top directory is the mounted filesystem's own: never changed, refused up front.
+    EXPECT_EQ(text(a().validate(owned)),
+              "volume \"db\": bad option uid=1000: not with type=/device= (it would change the mounted "
+              "filesystem's own top directory); only for tmpfs and size= volumes");
+    // A record written before they were refused: mounted, its top directory left as it is.
+    ASSERT_EQ(text(a().create(owned)), "");
+    ASSERT_EQ(text(a().mount(owned)), "");
+    EXPECT_EQ(sys->count("chown") + sys->count("chmod"), 0u);
+    return;
+  }
+  ASSERT_EQ(text(a().validate(owned)), "");
   ASSERT_EQ(text(a().create(owned)), "");
   sys->fail("chown", EPERM);
   EXPECT_EQ(text(a().mount(owned)),
@@ -468,10 +480,43 @@ TEST_F(MountedAdaptor, PassthroughBindGetsItsFlagsInOneCall) {
   ASSERT_EQ(text(hosted.mount(v)), "");
   auto binds = sys->calls_of("bind");
   ASSERT_EQ(binds.size(), 1u);
-  EXPECT_EQ(binds[0].args, (std::vector<std::string>{(root / "host/srv/data").string(), target,
-                                                     hex(MS_RDONLY | MS_NOSUID)}));
+  EXPECT_EQ(binds[0].args.at(0).rfind("/proc/self/fd/", 0), 0u) << binds[0].text();
+  EXPECT_EQ(binds[0].args.at(1), target);
+  EXPECT_EQ(binds[0].args.at(2), hex(MS_RDONLY | MS_NOSUID));
   EXPECT_EQ(sys->count("mount"), 0u);
-  EXPECT_EQ(sys->mounts_on(target).at(0).flags, static_cast<unsigned long>(MS_RDONLY | MS_NOSUID));
+  auto on = sys->mounts_on(target).at(0);
+  EXPECT_EQ(on.source, (root / "host/srv/data").string());
+  EXPECT_EQ(on.flags, static_cast<unsigned long>(MS_RDONLY | MS_NOSUID));
+  EXPECT_EQ(sys->open_files(), 0u) << "the device's descriptor is closed after the bind";
+}
+
+// A device path in the host root is opened once, and the mount names that descriptor: the
+// path is never resolved again, so nothing swapped in afterwards can redirect the mount.
+TEST_F(MountedAdaptor, PassthroughHostedDeviceIsOpenedOnceAndClosedWhateverHappens) {
+  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind"}}};
+  ASSERT_EQ(text(hosted.create(v)), "");
+  sys->fail("bind", EIO, 1);
+  EXPECT_EQ(text(hosted.mount(v)),
+            "volume \"db\": mount of /srv/data on " + target + " failed: input/output error");
+  EXPECT_EQ(sys->open_files(), 0u) << "closed after a failed bind too";
+  sys->fail("open_in_root", ENAMETOOLONG, 1);
+  EXPECT_EQ(text(hosted.mount(v)),
+            "volume \"db\": mount of /srv/data on " + target + " failed: file name too long");
+  EXPECT_EQ(attaches(), 1u) << "nothing is attached without the descriptor";
+  ASSERT_EQ(text(hosted.mount(v)), "");
+  EXPECT_EQ(sys->count("open_in_root"), 3u);
+  EXPECT_EQ(sys->count("close"), 2u);
+  EXPECT_EQ(sys->open_files(), 0u);
+}
+
+// Without a host root (the legacy plugin on the host), a device is what the operator wrote.
+TEST_F(MountedAdaptor, PassthroughWithoutAHostRootUsesTheDeviceAsGiven) {
+  volume_spec v{"db", {{"type", "none"}, {"device", (root / "host/srv/data").string()},
+                       {"o", "bind"}}};
+  ASSERT_EQ(text(pass.create(v)), "");
+  ASSERT_EQ(text(pass.mount(v)), "");
+  EXPECT_EQ(sys->calls_of("bind").at(0).args.at(0), (root / "host/srv/data").string());
+  EXPECT_EQ(sys->count("open_in_root"), 0u);
 }
 
 TEST_F(MountedAdaptor, PassthroughDefaultBindBindsThenRemountsWithTheFlags) {
@@ -484,6 +529,35 @@ TEST_F(MountedAdaptor, PassthroughDefaultBindBindsThenRemountsWithTheFlags) {
   EXPECT_EQ(mounts[0].flags, static_cast<unsigned long>(MS_BIND | MS_REC));
   EXPECT_EQ(mounts[1].flags, static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RDONLY));
   EXPECT_EQ(sys->mounts_on(target).at(0).flags, static_cast<unsigned long>(MS_RDONLY));
+}
+
+// o=rbind,ro: the submounts an rbind brings along are read-only too, not only the top.
+TEST_F(MountedAdaptor, PassthroughDefaultRbindMakesItsSubmountsReadOnlyToo) {
+  sys->use_default_bind(true);
+  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind,ro,nodev"}}};
+  ASSERT_EQ(text(hosted.create(v)), "");
+  fs::create_directories(target + "/sub");
+  sys->push_mount(target + "/sub", {"/dev/sdz1", "ext4", 0, 0, ""});  // as if brought along
+  ASSERT_EQ(text(hosted.mount(v)), "");
+  auto mounts = sys->calls_of("mount");
+  ASSERT_EQ(mounts.size(), 3u);
+  EXPECT_EQ(mounts[2].args.at(1), target + "/sub");
+  EXPECT_EQ(mounts[2].flags & (MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV),
+            static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV));
+  EXPECT_EQ(sys->mounts_on(target + "/sub").at(0).flags & MS_RDONLY,
+            static_cast<unsigned long>(MS_RDONLY));
+}
+
+// Without restricting flags, an rbind's submounts are left exactly as they are.
+TEST_F(MountedAdaptor, PassthroughDefaultRbindWithoutRoLeavesSubmountsAlone) {
+  sys->use_default_bind(true);
+  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind"}}};
+  ASSERT_EQ(text(hosted.create(v)), "");
+  fs::create_directories(target + "/sub");
+  sys->push_mount(target + "/sub", {"/dev/sdz1", "ext4", MS_RDONLY, 0, ""});
+  ASSERT_EQ(text(hosted.mount(v)), "");
+  EXPECT_EQ(sys->calls_of("mount").size(), 2u);
+  EXPECT_EQ(sys->mounts_on(target + "/sub").at(0).flags, static_cast<unsigned long>(MS_RDONLY));
 }
 
 TEST_F(MountedAdaptor, PassthroughDefaultBindWhoseRemountFailsIsDetached) {

@@ -63,6 +63,9 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
   auto& st = self->state;
   auto a = adaptor_of(st, opts);
   volume_record next{st.record.name, opts, rfc3339_now(), {}, {}};
+  // The same Opts again is ok, even those a newer release refuses (the volume exists).
+  if (st.exists && !st.corrupt && st.record.opts == opts)
+    return settle(self, seq, rp, atom::ok::value);
   if (auto err = a->validate({next.name, next.opts}))
     return settle(self, seq, rp, std::move(err));
   if (st.corrupt)

@@ -274,16 +274,24 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
                         std::string{key} + "=" + opt(v, key)
                           + ": not with type=/device= (it would change the mounted "
                             "filesystem's own top directory); only for tmpfs and size= volumes");
-  if (options::parse_mount_options(opt(v, "o")).bind() && opt(v, "device")[0] != '/')
+  auto o = options::parse_mount_options(opt(v, "o"));
+  if (o.bind() && opt(v, "device")[0] != '/')
     return make_error(ec::bad_option, v.name,
                       "device=" + opt(v, "device") + ": a bind needs an absolute path");
+  // A restricted bind is made private (see sys_calls::bind): it cannot be a slave too.
+  if (o.bind() && (o.propagation & MS_SLAVE) != 0
+      && (o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)
+    return make_error(ec::bad_option, v.name,
+                      "o=" + opt(v, "o")
+                        + ": a bind with ro, nosuid, nodev or noexec cannot be a slave (what "
+                          "the host mounts below it later would come in without them)");
   return caf::none;
 }
 
 int passthrough_adaptor::open_device(const std::string& device, int& fd) const {
   fd = -1;
-  if (host_root_.empty() || device.empty() || device[0] != '/')
-    return 0;  // not a path (tmpfs, host:/export, ...) or no host root to resolve in
+  if (host_root_.empty() || device.empty() || device[0] != '/' || device.rfind("//", 0) == 0)
+    return 0;  // not a path (tmpfs, host:/export, //server/share) or no host root
   return sys_->open_in_root(host_root_.string(), device, fd);
 }
 
@@ -301,6 +309,9 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
     sys_->close(fd);
   if (!fault.empty())
     return make_error(ec::backend_failed, v.name, what + " failed: " + fault);
+  if (e == EOPNOTSUPP && options::parse_mount_options(opt(v, "o")).bind())
+    what += " (an rbind with ro, nosuid, nodev or noexec needs mount_setattr: Linux 5.12 or "
+            "later)";
   if (e)
     return failed(v, what, e);
   return set_propagation(*sys_, v, target, options::parse_mount_options(opt(v, "o")));

@@ -117,6 +117,13 @@ public:
     below.attr_set = attr.attr_set
                      & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
                         | MOUNT_ATTR_NOEXEC);
+    // The clone is a peer of a shared source: what the host mounts under the source later
+    // would propagate in with the flags it was mounted with (writable). A restricted bind
+    // leaves that peer group (it still propagates out once attached under a shared parent).
+    if (below.attr_set != 0) {
+      below.propagation = MS_PRIVATE;
+      attr.propagation = MS_PRIVATE;
+    }
     bool rec = (flags & MS_REC) != 0 && below.attr_set != 0;
     if ((rec && ::mount_setattr(fd, "", AT_EMPTY_PATH | kAtRecursive, &below, sizeof(below)) != 0)
         || ::mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
@@ -284,32 +291,26 @@ SysPtr real_sys() {
 }
 
 int sys_calls::bind(const std::string& source, const std::string& target, unsigned long flags) {
+  auto own = flags & ~(MS_BIND | MS_REC);
+  auto restricting = own & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  // Remounting an rbind's submounts one by one would look each up by path again (a path a
+  // symlink can redirect out of the tree), and keep none of their other flags: refused.
+  if ((flags & MS_REC) != 0 && restricting != 0)
+    return EOPNOTSUPP;
   // The kernel ignores ro, nosuid, ... on the bind call itself.
   if (int e = mount(source, target, "", MS_BIND | (flags & MS_REC), ""))
     return e;
-  auto own = flags & ~(MS_BIND | MS_REC);
   if (int e = mount("", target, "", MS_REMOUNT | MS_BIND | own, "")) {
     detach_all(*this, target);
     return e;
   }
-  // An rbind's submounts get the restricting flags asked for, on top of those they have (a
-  // remount sets all of a mount's flags).
-  auto restricting = own & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if ((flags & MS_REC) == 0 || restricting == 0)
-    return 0;
-  for (auto& m : mounts_under(target)) {
-    if (m == target)
-      continue;
-    struct statvfs now {};
-    unsigned long had = 0;
-    if (::statvfs(m.c_str(), &now) == 0)
-      had = ((now.f_flag & ST_RDONLY) ? MS_RDONLY : 0) | ((now.f_flag & ST_NOSUID) ? MS_NOSUID : 0)
-            | ((now.f_flag & ST_NODEV) ? MS_NODEV : 0) | ((now.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0);
-    if (int e = mount("", m, "", MS_REMOUNT | MS_BIND | restricting | had, "")) {
+  // Out of the source's peer group, so that nothing the host mounts there later comes in
+  // writable (unmounts still propagate out: that follows the parent mount's group).
+  if (restricting != 0)
+    if (int e = mount("", target, "", MS_PRIVATE, "")) {
       detach_all(*this, target);
       return e;
     }
-  }
   return 0;
 }
 

@@ -37,11 +37,13 @@ public:
   /// MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NODIRATIME set or cleared; the atime mode when one
   /// is given) on the top mount. With MS_REC, the submounts get the restricting ones asked
   /// for too (ro, nosuid, nodev, noexec), and keep those they have: a read-only submount of
-  /// the host stays read-only. Unlike a bind followed by a remount, the flags are set
-  /// before the bind is attached, so every copy propagated to another namespace (the host's
-  /// view of a managed plugin's propagated mount, which Docker hands to containers) has
-  /// them too. This default binds, then remounts each mount of the new tree (this namespace
-  /// only).
+  /// the host stays read-only. A bind with a restricting flag is made private (it leaves
+  /// the source's peer group: nothing mounted there later comes in writable). Unlike a bind
+  /// followed by a remount, the flags are set before the bind is attached, so every copy
+  /// propagated to another namespace (the host's view of a managed plugin's propagated
+  /// mount, which Docker hands to containers) has them too. This default (kernels before
+  /// 5.12, without mount_setattr) binds, remounts and makes private in this namespace only,
+  /// and refuses MS_REC with a restricting flag (EOPNOTSUPP).
   virtual int bind(const std::string& source, const std::string& target, unsigned long flags);
 
   /// umount2(2) of `target` (one mount: stacked mounts need one call each).

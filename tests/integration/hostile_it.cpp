@@ -395,6 +395,52 @@ TEST_F(RbindOfAHost, ReadOnlyMakesItsSubmountsReadOnly) {
   EXPECT_TRUE(is_mountpoint(real_host / "sub"));
 }
 
+// A read-only bind of a shared host directory must not stay a peer of it: what the host
+// mounts there afterwards (writable) would come in writable through the volume.
+TEST_F(RbindOfAHost, ReadOnlyBindReceivesNoLaterHostMount) {
+  for (auto o : {"bind,ro", "rbind,ro"}) {
+    auto name = std::string{o} == "bind,ro" ? "bro" : "rbro";
+    auto& p = *this->p;
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                            {{"Name", name}, {"Opts", bind_opts(real_host, o)}})),
+              "");
+    auto m = p.call("/VolumeDriver.Mount", {{"Name", name}, {"ID", "a"}});
+    ASSERT_EQ(err_of(m), "");
+    auto data = fs::canonical(m.json()["Mountpoint"].get<std::string>());
+    auto later = real_host / ("later-" + std::string{name});
+    mount_host_tmpfs(later);
+    EXPECT_FALSE(is_mountpoint(data / later.filename())) << o << ": the host's mount came in";
+    int fd = ::open((data / later.filename() / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+    EXPECT_LT(fd, 0) << o << ": writable through a read-only volume";
+    EXPECT_FALSE(fs::exists(later / "new")) << o << ": written to the host's mount";
+    EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", name}, {"ID", "a"}})), "");
+    EXPECT_TRUE(is_mountpoint(later)) << "the host's own tmpfs was taken off";
+  }
+}
+
+// A volume that an older release created with options this one refuses (uid= on a bind)
+// stays usable: Create with the same Opts again is ok, as for any existing volume.
+TEST(Hostile, CreateAgainWithTheSameOptsIsOkEvenWhenTheyAreNowRefused) {
+  temp_dir tmp, host;
+  auto root = (fs::canonical(tmp.path()) / "root").string();
+  auto opts = bind_opts(host.path(), "bind");
+  {
+    plugin p(root, {}, {});
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");
+  }
+  auto record = json::parse(slurp(root + "/state/old"));
+  record["opts"]["uid"] = "1234";  // as the older release wrote it
+  std::ofstream(root + "/state/old", std::ios::trunc) << record.dump();
+  opts["uid"] = "1234";
+  plugin p(root, {}, {});
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");
+  opts["uid"] = "99";
+  EXPECT_NE(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Get", {{"Name", "old"}})), "");
+}
+
 // A container can make tens of thousands of directories side by side. Remove reads each
 // directory a bounded number of times (not once per subdirectory), so it finishes well within
 // its deadline and the volume is gone.

@@ -1,10 +1,8 @@
-// The mounting adaptors (tmpfs, loop, passthrough with and without bind) on a temp dir, with
+// The mounting adaptors (tmpfs, loop; the pass-through one is in passthrough_adaptor_test.cpp) on a temp dir, with
 // their system calls mocked (support/mock_sys.hpp): the calls they make, and what they leave
 // behind when a call fails, also in the middle of an attach.
 
-#include "adaptors/mounted.hpp"
-
-#include "support/mock_sys.hpp"
+#include "unit/mounted_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,66 +10,10 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <iostream>
-#include <sstream>
 
 using namespace actorvol;
+using namespace actorvol::test;
 namespace fs = std::filesystem;
-
-namespace {
-
-// The error text of `err`, "" when there is none.
-std::string text(const caf::error& err) {
-  return err ? render(err) : "";
-}
-
-std::string text(const caf::expected<std::string>& mp) {
-  return mp ? "" : render(mp.error());
-}
-
-std::string hex(unsigned long v) {
-  std::ostringstream out;
-  out << "0x" << std::hex << v;
-  return out.str();
-}
-
-} // namespace
-
-class MountedAdaptor : public ::testing::Test {
-protected:
-  void SetUp() override {
-    fs::create_directories(root / "host/srv/data");  // a bind's source, below host_root
-    sys->set_free_space(1ull << 40);                 // whatever /tmp has: room for any image
-  }
-  void TearDown() override {
-    if (HasFailure())
-      std::cerr << "the calls made:\n" << sys->trace();
-  }
-
-  // The runs of a helper program, e.g. "mkfs.ext4".
-  std::vector<test::mock_sys::call> runs_of(const std::string& program) const {
-    std::vector<test::mock_sys::call> out;
-    for (auto& c : sys->calls_of("run"))
-      if (!c.args.empty() && c.args[0] == program)
-        out.push_back(c);
-    return out;
-  }
-
-  // Every attempt to attach something: mount(2), bind, or the mount helper.
-  size_t attaches() const {
-    return sys->count("mount") + sys->count("bind") + runs_of("mount").size();
-  }
-
-  std::shared_ptr<test::mock_sys> sys = std::make_shared<test::mock_sys>();
-  fs::path root = sys->root();
-  tmpfs_adaptor tmpfs{root, sys};
-  loop_adaptor loop{root, sys};
-  passthrough_adaptor pass{root, sys};
-  passthrough_adaptor hosted{root, sys, root / "host"};  // device=/srv/x is ROOT/host/srv/x
-  fs::path vol = root / "volumes/db";
-  std::string target = (vol / "_data").string();
-  std::string image = (vol / "disk.img").string();
-};
 
 // -- every backend ------------------------------------------------------------------------
 
@@ -457,159 +399,4 @@ TEST_F(MountedAdaptor, LoopUsesAndDeletesARelease01Image) {
   ASSERT_EQ(text(loop.remove(v)), "");
   EXPECT_FALSE(fs::exists(legacy));
   EXPECT_FALSE(fs::exists(vol));
-}
-
-// -- passthrough --------------------------------------------------------------------------
-
-TEST_F(MountedAdaptor, PassthroughMountsTheDeviceWithItsOptions) {
-  volume_spec v{"db", {{"type", "nfs"}, {"device", "srv:/export"},
-                       {"o", "addr=10.0.0.1,ro,noexec"}}};
-  ASSERT_EQ(text(pass.create(v)), "");
-  ASSERT_EQ(text(pass.mount(v)), "");
-  auto mounts = sys->calls_of("mount");
-  ASSERT_EQ(mounts.size(), 1u);
-  EXPECT_EQ(mounts[0].args, (std::vector<std::string>{"srv:/export", target, "nfs",
-                                                      hex(MS_RDONLY | MS_NOEXEC),
-                                                      "addr=10.0.0.1"}));
-  EXPECT_EQ(sys->count("bind"), 0u);
-}
-
-TEST_F(MountedAdaptor, PassthroughBindGetsItsFlagsInOneCall) {
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,ro,nosuid"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  auto binds = sys->calls_of("bind");
-  ASSERT_EQ(binds.size(), 1u);
-  EXPECT_EQ(binds[0].args.at(0).rfind("/proc/self/fd/", 0), 0u) << binds[0].text();
-  EXPECT_EQ(binds[0].args.at(1), target);
-  EXPECT_EQ(binds[0].args.at(2), hex(MS_RDONLY | MS_NOSUID));
-  EXPECT_EQ(sys->count("mount"), 0u);
-  auto on = sys->mounts_on(target).at(0);
-  EXPECT_EQ(on.source, (root / "host/srv/data").string());
-  EXPECT_EQ(on.flags, static_cast<unsigned long>(MS_RDONLY | MS_NOSUID));
-  EXPECT_EQ(sys->open_files(), 0u) << "the device's descriptor is closed after the bind";
-}
-
-// A device path in the host root is opened once, and the mount names that descriptor: the
-// path is never resolved again, so nothing swapped in afterwards can redirect the mount.
-TEST_F(MountedAdaptor, PassthroughHostedDeviceIsOpenedOnceAndClosedWhateverHappens) {
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  sys->fail("bind", EIO, 1);
-  EXPECT_EQ(text(hosted.mount(v)),
-            "volume \"db\": mount of /srv/data on " + target + " failed: input/output error");
-  EXPECT_EQ(sys->open_files(), 0u) << "closed after a failed bind too";
-  sys->fail("open_in_root", ENAMETOOLONG, 1);
-  EXPECT_EQ(text(hosted.mount(v)),
-            "volume \"db\": mount of /srv/data on " + target + " failed: file name too long");
-  EXPECT_EQ(attaches(), 1u) << "nothing is attached without the descriptor";
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  EXPECT_EQ(sys->count("open_in_root"), 3u);
-  EXPECT_EQ(sys->count("close"), 2u);
-  EXPECT_EQ(sys->open_files(), 0u);
-}
-
-// Without a host root (the legacy plugin on the host), a device is what the operator wrote.
-TEST_F(MountedAdaptor, PassthroughWithoutAHostRootUsesTheDeviceAsGiven) {
-  volume_spec v{"db", {{"type", "none"}, {"device", (root / "host/srv/data").string()},
-                       {"o", "bind"}}};
-  ASSERT_EQ(text(pass.create(v)), "");
-  ASSERT_EQ(text(pass.mount(v)), "");
-  EXPECT_EQ(sys->calls_of("bind").at(0).args.at(0), (root / "host/srv/data").string());
-  EXPECT_EQ(sys->count("open_in_root"), 0u);
-}
-
-TEST_F(MountedAdaptor, PassthroughDefaultBindBindsThenRemountsWithTheFlags) {
-  sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind,ro"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  auto mounts = sys->calls_of("mount");
-  ASSERT_EQ(mounts.size(), 2u);
-  EXPECT_EQ(mounts[0].flags, static_cast<unsigned long>(MS_BIND | MS_REC));
-  EXPECT_EQ(mounts[1].flags, static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RDONLY));
-  EXPECT_EQ(sys->mounts_on(target).at(0).flags, static_cast<unsigned long>(MS_RDONLY));
-}
-
-// o=rbind,ro: the submounts an rbind brings along are read-only too, not only the top.
-TEST_F(MountedAdaptor, PassthroughDefaultRbindMakesItsSubmountsReadOnlyToo) {
-  sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind,ro,nodev"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  fs::create_directories(target + "/sub");
-  sys->push_mount(target + "/sub", {"/dev/sdz1", "ext4", 0, 0, ""});  // as if brought along
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  auto mounts = sys->calls_of("mount");
-  ASSERT_EQ(mounts.size(), 3u);
-  EXPECT_EQ(mounts[2].args.at(1), target + "/sub");
-  EXPECT_EQ(mounts[2].flags & (MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV),
-            static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV));
-  EXPECT_EQ(sys->mounts_on(target + "/sub").at(0).flags & MS_RDONLY,
-            static_cast<unsigned long>(MS_RDONLY));
-}
-
-// Without restricting flags, an rbind's submounts are left exactly as they are.
-TEST_F(MountedAdaptor, PassthroughDefaultRbindWithoutRoLeavesSubmountsAlone) {
-  sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  fs::create_directories(target + "/sub");
-  sys->push_mount(target + "/sub", {"/dev/sdz1", "ext4", MS_RDONLY, 0, ""});
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  EXPECT_EQ(sys->calls_of("mount").size(), 2u);
-  EXPECT_EQ(sys->mounts_on(target + "/sub").at(0).flags, static_cast<unsigned long>(MS_RDONLY));
-}
-
-TEST_F(MountedAdaptor, PassthroughDefaultBindWhoseRemountFailsIsDetached) {
-  sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,ro"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  sys->fail("mount", EPERM, 2);  // the bind works, the remount with ro does not
-  EXPECT_EQ(text(hosted.mount(v)),
-            "volume \"db\": mount of /srv/data on " + target + " failed: operation not permitted");
-  EXPECT_EQ(sys->calls_of("mount").at(0).result, 0);
-  EXPECT_EQ(sys->mount_count(), 0u);
-  EXPECT_EQ(sys->count("unmount"), 1u);
-}
-
-TEST_F(MountedAdaptor, PassthroughPropagationIsSetAfterTheBind) {
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,rslave"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  auto mounts = sys->calls_of("mount");
-  ASSERT_EQ(mounts.size(), 1u);
-  EXPECT_EQ(mounts[0].args,
-            (std::vector<std::string>{"", target, "", hex(MS_SLAVE | MS_REC), ""}));
-  EXPECT_LT(sys->first("bind"), sys->first("mount"));
-  EXPECT_EQ(sys->mounts_on(target).at(0).propagation,
-            static_cast<unsigned long>(MS_SLAVE | MS_REC));
-}
-
-TEST_F(MountedAdaptor, PassthroughFailedPropagationChangeDetachesTheBind) {
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind,rshared"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  sys->fail("mount", EIO);
-  EXPECT_EQ(text(hosted.mount(v)),
-            "volume \"db\": propagation change of " + target + " failed: input/output error");
-  EXPECT_EQ(sys->calls_of("bind").at(0).result, 0) << "the bind itself had worked";
-  EXPECT_EQ(sys->mount_count(), 0u);
-  EXPECT_EQ(sys->count("unmount"), 1u);
-}
-
-TEST_F(MountedAdaptor, PassthroughFailedPropagationChangeDetachesTheMount) {
-  volume_spec v{"db", {{"type", "nfs"}, {"device", "srv:/export"}, {"o", "shared"}}};
-  ASSERT_EQ(text(pass.create(v)), "");
-  sys->fail("mount", EINVAL, 2);
-  EXPECT_EQ(text(pass.mount(v)),
-            "volume \"db\": propagation change of " + target + " failed: invalid argument");
-  EXPECT_EQ(sys->mount_count(), 0u);
-  EXPECT_EQ(sys->count("unmount"), 1u);
-}
-
-TEST_F(MountedAdaptor, PassthroughBindOfAMissingSourceFails) {
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/missing"}, {"o", "bind"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  EXPECT_EQ(text(hosted.mount(v)), "volume \"db\": mount of /srv/missing on " + target
-                                     + " failed: no such file or directory");
-  EXPECT_EQ(sys->mount_count(), 0u);
 }

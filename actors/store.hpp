@@ -1,15 +1,17 @@
 #pragma once
 
-// Durable per-volume records: ROOT/state/NAME, one small JSON file per volume.
-// A write is write-temp, fsync, rename, fsync dir, so a crash leaves either the old record
-// or the new one. There is no shared file and no lock: volumes persist in parallel.
+// The durable state: one record per volume (its Opts, when it was made, its recorded mount
+// uses). A VOLUME's jobs write through this interface and answer only after it returns, so
+// every answered change is on disk. Two implementations: journal_store (one SQLite journal
+// for all volumes, group commit: the default) and file_store (release 0.x's one file per
+// volume, read once to migrate). A store shared by several hosts (etcd, say) would be a
+// third.
 
 #include "core/types.hpp"
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,48 +21,45 @@ namespace actorvol {
 
 /// One record found on disk at start-up: the record, or why it could not be read.
 struct loaded_record {
-  std::string name;                     // from the file name
+  std::string name;                     // the key it is stored under
   std::optional<volume_record> record;  // empty when unreadable
   std::string problem;                  // why, e.g. "corrupt state record: ..."
 };
 
 class state_store {
 public:
-  explicit state_store(std::filesystem::path state_dir);
+  virtual ~state_store() = default;
 
-  /// Makes the state directory. Called once at start-up.
-  caf::error init();
+  /// Opens (or makes) the store. Called once at start-up, before anything else.
+  virtual caf::error init() = 0;
 
-  /// Atomically replaces the record of `r.name` (failpoints: state.write, state.sync_dir).
-  /// `previous` is the record on disk now (nullptr: none). On an error the disk holds
-  /// `previous` again: a write whose rename landed but whose directory sync failed is
-  /// rolled back. Should that rollback fail too, the error says so ("rollback failed").
-  caf::error write(const volume_record& r, const volume_record* previous);
+  /// Replaces the record of `r.name`, durably before it returns (failpoint: state.write).
+  /// `previous` is the record stored now (nullptr: none). On an error the store holds
+  /// `previous` again.
+  virtual caf::error write(const volume_record& r, const volume_record* previous) = 0;
 
-  /// Deletes the record of `name` (failpoints: state.write, state.sync_dir); on an error
-  /// the file is on disk again as it was, byte for byte (so an unreadable one too).
-  caf::error erase(const std::string& name);
+  /// Deletes the record of `name`, durably (failpoint: state.write); on an error it is
+  /// stored again as it was, byte for byte (so an unreadable one too). A missing record is
+  /// no error.
+  virtual caf::error erase(const std::string& name) = 0;
 
-  /// Reads every record; removes torn temp files. Uses up to `threads` readers.
-  std::vector<loaded_record> load_all(unsigned threads = 4);
+  /// Reads every record, using up to `threads` threads to decode them. A record that
+  /// cannot be decoded is in the list with its problem; an error means not all could be
+  /// read (start-up must not go on without some volumes).
+  virtual caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) = 0;
 
   /// The JSON form of a record, and back (used by tests and tools too).
   static std::string encode(const volume_record& r);
   static caf::expected<volume_record> decode(const std::string& name, const std::string& text);
 
-private:
-  // fsync of the state directory, behind the failpoint state.sync_dir.
-  int sync_dir();
+protected:
+  /// Decodes `texts[i]` (stored under `out[i].name`) into `out[i]`, on up to `threads`
+  /// threads. A text that is no record gives a "corrupt state record: ..." problem.
+  static void decode_all(std::vector<loaded_record>& out, const std::vector<std::string>& texts,
+                         unsigned threads);
 
-  // Makes the disk hold `previous` (or no record) again after a failed change.
-  // `previous`: the file's text before the change, or none (there was no record).
-  caf::error roll_back(const std::string& name, const std::optional<std::string>& previous,
-                       int why);
-
-  // Parses a record; returns "" or what is wrong with it.
-  static std::string parse(const std::string& name, const std::string& text, volume_record& out);
-
-  std::filesystem::path dir_;
+  /// The failpoint state.write, as the error a write gets from it (none: go on).
+  static caf::error injected(const std::string& name);
 };
 
 using StorePtr = std::shared_ptr<state_store>;

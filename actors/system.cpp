@@ -1,5 +1,7 @@
 #include "actors/system.hpp"
 
+#include "actors/journal_store.hpp"
+
 #include "actors/registry.hpp"
 #include "actors/worker.hpp"
 #include "adaptors/sys.hpp"
@@ -62,11 +64,14 @@ caf::expected<size_t> plugin_system::start() {
     return make_error(ec::state_write_failed, "",
                       "cannot resolve --root " + opts_.root.string() + ": " + os_reason(fe.value()));
   opts_.root = real;  // mount checks and deletion compare real paths only
-  auto store = std::make_shared<state_store>(opts_.root / "state");
+  auto store = std::make_shared<journal_store>(opts_.root / "state");
   if (auto err = store->init())
     return err;
   fs::create_directories(opts_.root / "volumes", fe);
-  auto loaded = store->load_all();
+  auto all = store->load_all();
+  if (!all)
+    return all.error();
+  auto& loaded = *all;
   detach_strays(opts_.root, loaded);
   pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
   auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root);

@@ -278,20 +278,26 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
   if (o.bind() && opt(v, "device")[0] != '/')
     return make_error(ec::bad_option, v.name,
                       "device=" + opt(v, "device") + ": a bind needs an absolute path");
-  // A restricted bind is made private (see sys_calls::bind): it cannot be a slave too.
-  if (o.bind() && (o.propagation & MS_SLAVE) != 0
+  // A restricted bind leaves the source's peer group (see sys_calls::bind): it cannot be
+  // a peer (shared) or a slave of it.
+  if (o.bind() && (o.propagation & (MS_SLAVE | MS_SHARED)) != 0
       && (o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)
     return make_error(ec::bad_option, v.name,
                       "o=" + opt(v, "o")
-                        + ": a bind with ro, nosuid, nodev or noexec cannot be a slave (what "
-                          "the host mounts below it later would come in without them)");
+                        + ": a bind with ro, nosuid, nodev or noexec cannot be shared or a "
+                          "slave (what the host mounts below it later would come in without "
+                          "them)");
   return caf::none;
 }
 
-int passthrough_adaptor::open_device(const std::string& device, int& fd) const {
+int passthrough_adaptor::open_device(const volume_spec& v, int& fd) const {
   fd = -1;
-  if (host_root_.empty() || device.empty() || device[0] != '/' || device.rfind("//", 0) == 0)
-    return 0;  // not a path (tmpfs, host:/export, //server/share) or no host root
+  auto device = opt(v, "device");
+  auto type = opt(v, "type");
+  bool share = device.rfind("//", 0) == 0 && !options::parse_mount_options(opt(v, "o")).bind()
+               && (type == "cifs" || type == "smb3");
+  if (host_root_.empty() || device.empty() || device[0] != '/' || share)
+    return 0;  // not a path (tmpfs, host:/export, a cifs //server/share) or no host root
   return sys_->open_in_root(host_root_.string(), device, fd);
 }
 
@@ -300,7 +306,7 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
   // A device path in the host root is opened once; the mount names that descriptor, so a
   // path changed in between (a symlink swapped in) cannot redirect it out of the host root.
   int fd = -1;
-  if (int e = open_device(opt(v, "device"), fd))
+  if (int e = open_device(v, fd))
     return failed(v, what, e);
   auto source = fd < 0 ? opt(v, "device") : "/proc/self/fd/" + std::to_string(fd);
   auto fault = failpoint::hit("passthrough.device");
@@ -309,12 +315,13 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
     sys_->close(fd);
   if (!fault.empty())
     return make_error(ec::backend_failed, v.name, what + " failed: " + fault);
-  if (e == EOPNOTSUPP && options::parse_mount_options(opt(v, "o")).bind())
-    what += " (an rbind with ro, nosuid, nodev or noexec needs mount_setattr: Linux 5.12 or "
+  auto o = options::parse_mount_options(opt(v, "o"));
+  if (e == EOPNOTSUPP && o.bind() && (o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)))
+    what += " (a bind with ro, nosuid, nodev or noexec needs mount_setattr: Linux 5.12 or "
             "later)";
   if (e)
     return failed(v, what, e);
-  return set_propagation(*sys_, v, target, options::parse_mount_options(opt(v, "o")));
+  return set_propagation(*sys_, v, target, o);
 }
 
 int passthrough_adaptor::mount_device(const volume_spec& v, const std::string& source,

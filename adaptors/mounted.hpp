@@ -110,10 +110,11 @@ protected:
   }
 
 private:
-  /// Opens `device` inside the host root when there is one (never leaving it, "..",
-  /// symlinks and all): an O_PATH descriptor in `fd`, -1 when the device is used as given.
-  /// Returns 0 or an errno.
-  int open_device(const std::string& device, int& fd) const;
+  /// Opens the volume's device inside the host root when there is one (never leaving it,
+  /// "..", symlinks and all): an O_PATH descriptor in `fd`, -1 when the device is used as
+  /// given (no host root, not a path, or a cifs/smb3 share //server/share). Returns 0 or an
+  /// errno.
+  int open_device(const volume_spec& v, int& fd) const;
   /// Mounts (or binds) `source` on `target` with the volume's type and o=. Returns 0 or an
   /// errno.
   int mount_device(const volume_spec& v, const std::string& source, const std::string& target);

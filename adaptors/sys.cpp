@@ -292,25 +292,18 @@ SysPtr real_sys() {
 
 int sys_calls::bind(const std::string& source, const std::string& target, unsigned long flags) {
   auto own = flags & ~(MS_BIND | MS_REC);
-  auto restricting = own & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  // Remounting an rbind's submounts one by one would look each up by path again (a path a
-  // symlink can redirect out of the tree), and keep none of their other flags: refused.
-  if ((flags & MS_REC) != 0 && restricting != 0)
+  // A bind attached under a shared mount has propagated (writable, a peer of the source)
+  // before any remount could restrict it: such flags need mount_setattr's way.
+  if ((own & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)
     return EOPNOTSUPP;
-  // The kernel ignores ro, nosuid, ... on the bind call itself.
+  // The kernel ignores the other flags (atime, ...) on the bind call itself; the remount
+  // sets them all (a bind of a read-only source becomes writable, as with the real path).
   if (int e = mount(source, target, "", MS_BIND | (flags & MS_REC), ""))
     return e;
   if (int e = mount("", target, "", MS_REMOUNT | MS_BIND | own, "")) {
     detach_all(*this, target);
     return e;
   }
-  // Out of the source's peer group, so that nothing the host mounts there later comes in
-  // writable (unmounts still propagate out: that follows the parent mount's group).
-  if (restricting != 0)
-    if (int e = mount("", target, "", MS_PRIVATE, "")) {
-      detach_all(*this, target);
-      return e;
-    }
   return 0;
 }
 

@@ -42,8 +42,9 @@ public:
   /// followed by a remount, the flags are set before the bind is attached, so every copy
   /// propagated to another namespace (the host's view of a managed plugin's propagated
   /// mount, which Docker hands to containers) has them too. This default (kernels before
-  /// 5.12, without mount_setattr) binds, remounts and makes private in this namespace only,
-  /// and refuses MS_REC with a restricting flag (EOPNOTSUPP).
+  /// 5.12, without mount_setattr) binds, then remounts with the other flags (atime, ...),
+  /// and refuses the restricting ones (EOPNOTSUPP): a bind under a shared mount propagates
+  /// before a remount could restrict it.
   virtual int bind(const std::string& source, const std::string& target, unsigned long flags);
 
   /// umount2(2) of `target` (one mount: stacked mounts need one call each).

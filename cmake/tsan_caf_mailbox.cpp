@@ -23,6 +23,7 @@
 // definitions; they call the real ones, found with dlsym(RTLD_NEXT). Nothing else changes:
 // a race between two threads that do not talk through one message is still reported.
 
+#include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/scheduled_actor.hpp>
 
 #include <dlfcn.h>
@@ -45,14 +46,6 @@ Fn next_definition(const char* mangled) {
   return f;
 }
 
-// The sync object for "everything enqueued to this actor so far". An element that is
-// enqueued but never consumed (the actor terminated first) is destroyed in the actor's
-// cleanup, on the thread that ran it: cleanup acquires this, as closing CAF's mailbox does.
-// One byte into the actor, so it is not the actor's own sync object.
-void* mailbox_sync(caf::scheduled_actor* self) {
-  return reinterpret_cast<char*>(self) + 1;
-}
-
 } // namespace
 
 namespace caf {
@@ -62,10 +55,8 @@ void scheduled_actor::enqueue(mailbox_element_ptr ptr, execution_unit* eu) {
   static const fn real = next_definition<fn>(
     "_ZN3caf15scheduled_actor7enqueueESt10unique_ptrINS_15mailbox_elementENS_6detail8"
     "disposerEEPNS_14execution_unitE");
-  if (ptr) {
+  if (ptr)
     __tsan_release(ptr.get());
-    __tsan_release(mailbox_sync(this));
-  }
   real(this, std::move(ptr), eu);
 }
 
@@ -76,20 +67,6 @@ invoke_message_result scheduled_actor::consume(mailbox_element& x) {
   __tsan_acquire(&x);
   __tsan_acquire(this);
   auto result = real(this, x);
-  __tsan_release(this);
-  return result;
-}
-
-// A terminating actor's cleanup closes its mailbox and destroys what is still in it (a late
-// response, e.g. a worker's job_result for a VOLUME that has already stopped) on this
-// thread, without consume(): acquire every enqueue first.
-bool scheduled_actor::cleanup(error&& fail_state, execution_unit* host) {
-  using fn = bool (*)(scheduled_actor*, error&&, execution_unit*);
-  static const fn real = next_definition<fn>(
-    "_ZN3caf15scheduled_actor7cleanupEONS_5errorEPNS_14execution_unitE");
-  __tsan_acquire(mailbox_sync(this));
-  __tsan_acquire(this);
-  auto result = real(this, std::move(fail_state), host);
   __tsan_release(this);
   return result;
 }
@@ -113,6 +90,18 @@ bool scheduled_actor::activate(execution_unit* eu) {
   auto result = real(this, eu);
   __tsan_release(this);
   return result;
+}
+
+// A terminating actor's cleanup closes its mailbox and hands every element still in it (a
+// late response, e.g. a worker's job_result for a VOLUME that has stopped) to CAF's
+// sync_request_bouncer, which answers requests with an error; the element is destroyed
+// right after, on this thread, without consume(). Acquire it there, as consume() does.
+void detail::sync_request_bouncer::operator()(const mailbox_element& e) const {
+  using fn = void (*)(const detail::sync_request_bouncer*, const mailbox_element&);
+  static const fn real = next_definition<fn>(
+    "_ZNK3caf6detail20sync_request_bouncerclERKNS_15mailbox_elementE");
+  __tsan_acquire(const_cast<mailbox_element*>(&e));
+  real(this, e);
 }
 
 } // namespace caf

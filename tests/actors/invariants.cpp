@@ -122,7 +122,12 @@ void world::check_registry(std::vector<std::string>& v) {
 void world::check_disk(std::vector<std::string>& v,
                        const std::map<std::string, volume_impl*>& live) {
   std::map<std::string, volume_record> disk;
-  for (auto& l : store_->load_all(1)) {
+  auto loaded = store_->load_all(1);
+  if (!loaded) {
+    v.push_back("the state cannot be read: " + render(loaded.error()));
+    return;
+  }
+  for (auto& l : *loaded) {
     if (!l.record) {
       v.push_back("unreadable record \"" + l.name + "\": " + l.problem);
       continue;

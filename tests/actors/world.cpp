@@ -45,8 +45,9 @@ world::world(const scenario& sc) : sc_(sc) {
   adaptor_->faults = sc.faults;
   auto cat = std::make_shared<catalog>();
   cat->add(adaptor_);
-  store_ = std::make_shared<state_store>(dir_.path() / "state");
-  store_->init();
+  store_ = std::make_shared<journal_store>(dir_.path() / "state");
+  if (auto err = store_->init())
+    throw std::runtime_error("state journal: " + render(err));
   worker_ = sys_->spawn(mock_worker, this);
   registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_, {}, {}});
   track(caf::actor_cast<caf::strong_actor_ptr>(registry_));

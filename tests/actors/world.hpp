@@ -8,7 +8,7 @@
 #include "actors/harness.hpp"
 #include "actors/mocks.hpp"
 #include "actors/registry.hpp"
-#include "actors/store.hpp"
+#include "actors/journal_store.hpp"
 #include "actors/volume.hpp"
 
 #include <caf/all.hpp>

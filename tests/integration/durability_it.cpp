@@ -1,6 +1,9 @@
 // Durability of the real binary: kill -9 under load, SIGTERM under load, failpoints, torn
 // and corrupt records, re-attach after a restart.
 
+#include "actors/file_store.hpp"
+#include "integration/safety_support.hpp"
+#include "support/journal.hpp"
 #include "support/plugin.hpp"
 
 #include <gtest/gtest.h>
@@ -17,7 +20,9 @@
 #include <random>
 #include <thread>
 
+using namespace actorvol;
 using namespace actorvol::test;
+using actorvol::test::safety::slurp;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -303,7 +308,7 @@ TEST_F(Failpoints, AdaptorCreateErrorLeavesNothing) {
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "w"}})),
             "volume \"w\": create failed: no space left on device");
   EXPECT_FALSE(fs::exists(root + "/volumes/w"));
-  EXPECT_FALSE(fs::exists(root + "/state/w"));
+  EXPECT_EQ(stored_records(root).count("w"), 0u);
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Get", {{"Name", "w"}})), "volume \"w\" not found");
 }
 
@@ -357,7 +362,9 @@ TEST(Recovery, TornTempFilesAndCorruptRecords) {
     ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "bad"}})), "");
     p.stop();
   }
-  std::ofstream(root + "/state/.tmp/good") << "{\"name\":\"good\",\"op";  // a torn write
+  // Release 0.x's torn write and an unreadable record file, as it could leave them.
+  fs::create_directories(root + "/state/.tmp");
+  std::ofstream(root + "/state/.tmp/good") << "{\"name\":\"good\",\"op";
   std::ofstream(root + "/state/bad", std::ios::trunc) << "{\"name\":\"bad\",\"opts\":";
   plugin p(root, {}, {});
   EXPECT_FALSE(fs::exists(root + "/state/.tmp/good"));
@@ -393,4 +400,53 @@ TEST(Recovery, AMissingBackingStoreIsReportedNotDropped) {
   EXPECT_NE(get["Volume"]["Status"].value("Problem", "").find("re-attach after restart failed"),
             std::string::npos)
     << get.dump();
+}
+
+// A root written by release 0.x (ROOT/state/NAME, one file per volume) is migrated on the
+// first start: every volume, its Opts and its recorded uses come back (an unreadable record
+// stays listed with its problem), and the old files are kept in state/.v1. The next start
+// migrates nothing again and finds the same.
+TEST(Recovery, ARootOfRelease0IsMigratedWithNothingLost) {
+  temp_dir tmp;
+  auto root = (tmp / "root").string();
+  volume_record used{"used", {}, "2026-01-01T00:00:00Z", {{"ctr1", 2}}, {{"ctr1", 1}}};
+  volume_record opts{"opts", {{"uid", "1000"}}, "2026-01-02T00:00:00Z", {}, {}};
+  {
+    file_store old{root + "/state"};
+    ASSERT_FALSE(old.init());
+    ASSERT_FALSE(old.write(used, nullptr));
+    ASSERT_FALSE(old.write(opts, nullptr));
+  }
+  fs::create_directories(root + "/volumes/used/_data");
+  fs::create_directories(root + "/volumes/opts/_data");
+  std::ofstream(root + "/state/bad") << "{\"name\":";
+  for (int start = 0; start < 2; ++start) {
+    plugin p(root, {}, {});
+    auto list = p.call("/VolumeDriver.List").json()["Volumes"];
+    ASSERT_EQ(list.size(), 3u) << list.dump();
+    auto get = p.call("/VolumeDriver.Get", {{"Name", "used"}}).json();
+    EXPECT_EQ(get["Volume"]["Status"]["Mounts"], 2) << get.dump();
+    EXPECT_EQ(get["Volume"]["CreatedAt"], "2026-01-01T00:00:00Z");
+    EXPECT_NE(p.call("/VolumeDriver.Get", {{"Name", "bad"}})
+                .json()["Volume"]["Status"]
+                .value("Problem", "")
+                .find("corrupt state record"),
+              std::string::npos);
+    EXPECT_EQ(err_of(p.call("/VolumeDriver.Create",
+                            {{"Name", "opts"}, {"Opts", {{"uid", "1000"}}}})),
+              "")
+      << "the same Opts";
+    EXPECT_EQ(p.log().find("event=migrate") != std::string::npos, start == 0) << p.log();
+    p.stop(SIGKILL);
+  }
+  EXPECT_FALSE(fs::exists(root + "/state/used"));
+  EXPECT_EQ(slurp(root + "/state/.v1/used"), state_store::encode(used)) << "the old files are kept";
+  EXPECT_EQ(slurp(root + "/state/.v1/bad"), "{\"name\":");
+  auto stored = stored_records(root);
+  EXPECT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored["bad"], "{\"name\":");
+  plugin p(root, {}, {});
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "used"}, {"ID", "ctr1"}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "used"}, {"ID", "ctr1"}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "used"}})), "");
 }

@@ -5,6 +5,7 @@
 // start; a device path swapped mid-mount, an rbind,ro with submounts, and a very wide tree.
 
 #include "integration/safety_support.hpp"
+#include "support/journal.hpp"
 #include "support/plugin.hpp"
 #include "support/requires.hpp"
 
@@ -411,13 +412,49 @@ TEST_F(RbindOfAHost, ReadOnlyBindReceivesNoLaterHostMount) {
     mount_host_tmpfs(later);
     EXPECT_FALSE(is_mountpoint(data / later.filename())) << o << ": the host's mount came in";
     int fd = ::open((data / later.filename() / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int e = errno;
     if (fd >= 0)
       ::close(fd);
-    EXPECT_LT(fd, 0) << o << ": writable through a read-only volume";
+    EXPECT_TRUE(fd < 0 && e == EROFS) << o << ": not read-only there: " << std::strerror(e);
     EXPECT_FALSE(fs::exists(later / "new")) << o << ": written to the host's mount";
     EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", name}, {"ID", "a"}})), "");
     EXPECT_TRUE(is_mountpoint(later)) << "the host's own tmpfs was taken off";
   }
+}
+
+// The managed plugin's case: the volumes live under a shared mount (the propagated mount)
+// whose peer is what Docker sees. A read-only bind leaves the source's peer group, yet
+// still reaches that peer, read-only, and its Unmount reaches it too.
+TEST(Hostile, AReadOnlyBindStillReachesThePeersOfItsParent) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir tmp, host;
+  auto base = fs::canonical(tmp.path());
+  auto root = base / "root", peer = base / "peer";
+  fs::create_directories(root / "volumes");
+  fs::create_directories(peer);
+  std::ofstream(host.path() / "top.txt") << "top";
+  unmount_guard guard{{base.string()}};
+  auto vols = (root / "volumes").string();
+  ASSERT_EQ(::mount(vols.c_str(), vols.c_str(), nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount(nullptr, vols.c_str(), nullptr, MS_SHARED, nullptr), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount(vols.c_str(), peer.c_str(), nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
+  plugin p(root.string(), {}, {});
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "ro"}, {"Opts", bind_opts(host.path(), "bind,ro")}})),
+            "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "ro"}, {"ID", "a"}})), "");
+  auto seen = peer / "ro" / "_data";
+  EXPECT_TRUE(is_mountpoint(seen)) << "the bind did not propagate to the peer";
+  EXPECT_EQ(slurp(seen / "top.txt"), "top");
+  int fd = ::open((seen / "new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int e = errno;
+  if (fd >= 0)
+    ::close(fd);
+  EXPECT_TRUE(fd < 0 && e == EROFS) << "writable where Docker sees it: " << std::strerror(e);
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "ro"}, {"ID", "a"}})), "");
+  EXPECT_FALSE(is_mountpoint(seen)) << "the Unmount did not reach the peer";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "ro"}})), "");
+  EXPECT_EQ(slurp(host.path() / "top.txt"), "top");
 }
 
 // A volume that an older release created with options this one refuses (uid= on a bind)
@@ -430,8 +467,8 @@ TEST(Hostile, CreateAgainWithTheSameOptsIsOkEvenWhenTheyAreNowRefused) {
     plugin p(root, {}, {});
     ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");
   }
-  auto record = json::parse(slurp(root + "/state/old"));
-  record["opts"]["uid"] = "1234";  // as the older release wrote it
+  auto record = json::parse(stored_records(root).at("old"));
+  record["opts"]["uid"] = "1234";  // as the older release wrote it, in its own file form
   std::ofstream(root + "/state/old", std::ios::trunc) << record.dump();
   opts["uid"] = "1234";
   plugin p(root, {}, {});

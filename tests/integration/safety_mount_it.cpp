@@ -5,6 +5,7 @@
 // _data. Deletion, corrupt records and quarantine: safety_delete_it.cpp.
 
 #include "integration/safety_support.hpp"
+#include "support/journal.hpp"
 #include "support/plugin.hpp"
 #include "support/requires.hpp"
 
@@ -267,7 +268,7 @@ TEST(Safety, MountWhoseDirectorySyncFailsCountsNothingAfterARestart) {
     p.stop();
   }
   {
-    plugin p(root, {}, {"ACTORVOL_FAILPOINTS=state.sync_dir=1*error(EIO)"});
+    plugin p(root, {}, {"ACTORVOL_FAILPOINTS=state.commit=1*error(EIO)"});
     auto err = err_of(p.call("/VolumeDriver.Mount", {{"Name", "v"}, {"ID", "a"}}));
     EXPECT_NE(err, "");
     EXPECT_NE(err.find("volume \"v\""), std::string::npos) << err;

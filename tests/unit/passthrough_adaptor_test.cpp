@@ -75,47 +75,48 @@ TEST_F(MountedAdaptor, PassthroughWithoutAHostRootUsesTheDeviceAsGiven) {
   EXPECT_EQ(sys->count("open_in_root"), 0u);
 }
 
-// A restricted bind also leaves the source's peer group, after the remount.
-TEST_F(MountedAdaptor, PassthroughDefaultBindBindsRemountsWithTheFlagsAndMakesPrivate) {
+// Without mount_setattr, a bind is attached (and propagated, writable) before a remount
+// could restrict it: ro, nosuid, nodev and noexec are refused there, and nothing is mounted.
+TEST_F(MountedAdaptor, PassthroughDefaultBindRefusesRestrictingFlags) {
   sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,ro"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  ASSERT_EQ(text(hosted.mount(v)), "");
-  auto mounts = sys->calls_of("mount");
-  ASSERT_EQ(mounts.size(), 3u);
-  EXPECT_EQ(mounts[0].flags, static_cast<unsigned long>(MS_BIND));
-  EXPECT_EQ(mounts[1].flags, static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RDONLY));
-  EXPECT_EQ(mounts[2].flags, static_cast<unsigned long>(MS_PRIVATE));
-  auto on = sys->mounts_on(target).at(0);
-  EXPECT_EQ(on.flags, static_cast<unsigned long>(MS_RDONLY));
-  EXPECT_EQ(on.propagation, static_cast<unsigned long>(MS_PRIVATE));
-}
-
-// Without mount_setattr, an rbind's submounts could only be remounted one by one, by paths
-// that a symlink can redirect: o=rbind,ro is refused there, and nothing is mounted.
-TEST_F(MountedAdaptor, PassthroughDefaultRbindWithARestrictingFlagIsRefused) {
-  sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "rbind,ro,nodev"}}};
-  ASSERT_EQ(text(hosted.create(v)), "");
-  auto err = text(hosted.mount(v));
-  EXPECT_NE(err.find("needs mount_setattr: Linux 5.12 or later"), std::string::npos) << err;
+  for (auto o : {"bind,ro", "rbind,ro,nodev", "bind,nosuid", "rbind,noexec"}) {
+    volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", o}}};
+    ASSERT_EQ(text(hosted.create(v)), "");
+    auto err = text(hosted.mount(v));
+    EXPECT_NE(err.find("needs mount_setattr: Linux 5.12 or later"), std::string::npos) << err;
+  }
   EXPECT_EQ(sys->count("mount"), 0u);
   EXPECT_EQ(sys->mount_count(), 0u);
 }
 
-// A restricted bind is private, so it cannot also be a slave of the host's mounts.
-TEST_F(MountedAdaptor, PassthroughRestrictedBindCannotBeASlave) {
-  for (auto o : {"bind,ro,rslave", "rbind,nosuid,slave"}) {
+// Other flags are set by a remount after the bind.
+TEST_F(MountedAdaptor, PassthroughDefaultBindRemountsWithTheOtherFlags) {
+  sys->use_default_bind(true);
+  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,noatime"}}};
+  ASSERT_EQ(text(hosted.create(v)), "");
+  ASSERT_EQ(text(hosted.mount(v)), "");
+  auto mounts = sys->calls_of("mount");
+  ASSERT_EQ(mounts.size(), 2u);
+  EXPECT_EQ(mounts[0].flags, static_cast<unsigned long>(MS_BIND));
+  EXPECT_EQ(mounts[1].flags, static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_NOATIME));
+  EXPECT_EQ(sys->mounts_on(target).at(0).flags, static_cast<unsigned long>(MS_NOATIME));
+}
+
+// A restricted bind leaves the source's peer group, so it cannot be a peer or a slave of it.
+TEST_F(MountedAdaptor, PassthroughRestrictedBindCannotBeSharedOrASlave) {
+  for (auto o : {"bind,ro,rslave", "rbind,nosuid,slave", "bind,ro,rshared", "rbind,nodev,shared"}) {
     volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", o}}};
-    EXPECT_NE(text(hosted.validate(v)).find("cannot be a slave"), std::string::npos) << o;
+    EXPECT_NE(text(hosted.validate(v)).find("cannot be shared or a slave"), std::string::npos)
+      << o;
   }
-  for (auto o : {"bind,rslave", "bind,ro,rshared", "bind,ro,private"}) {
+  for (auto o : {"bind,rslave", "bind,rshared", "bind,ro,private", "rbind,ro,unbindable"}) {
     volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", o}}};
     EXPECT_EQ(text(hosted.validate(v)), "") << o;
   }
 }
 
-// A share (cifs) is not a path in the host root: it is passed on as written.
+// A cifs share is not a path in the host root: it is passed on as written. Any other
+// device that starts with // is a path, and stays inside the host root.
 TEST_F(MountedAdaptor, PassthroughShareDeviceIsUsedAsGivenWithAHostRoot) {
   volume_spec v{"sh", {{"type", "cifs"}, {"device", "//server/share"}, {"o", "guest"}}};
   ASSERT_EQ(text(hosted.create(v)), "");
@@ -124,6 +125,16 @@ TEST_F(MountedAdaptor, PassthroughShareDeviceIsUsedAsGivenWithAHostRoot) {
   auto mounts = sys->calls_of("mount");
   ASSERT_EQ(mounts.size(), 1u);
   EXPECT_EQ(mounts[0].args.at(0), "//server/share");
+  ASSERT_EQ(text(hosted.unmount(v)), "");
+  for (auto opts : std::vector<volume_opts>{
+         {{"type", "none"}, {"device", "//srv/data"}, {"o", "bind"}},
+         {{"type", "cifs"}, {"device", "//srv/data"}, {"o", "bind"}},
+         {{"type", "ext4"}, {"device", "//srv/data"}}}) {
+    volume_spec w{"sh", opts};
+    ASSERT_EQ(text(hosted.mount(w)), "");
+    ASSERT_EQ(text(hosted.unmount(w)), "");
+  }
+  EXPECT_EQ(sys->count("open_in_root"), 3u) << "a // path is resolved in the host root";
 }
 
 // Without restricting flags, an rbind's submounts are left exactly as they are.
@@ -140,9 +151,9 @@ TEST_F(MountedAdaptor, PassthroughDefaultRbindWithoutRoLeavesSubmountsAlone) {
 
 TEST_F(MountedAdaptor, PassthroughDefaultBindWhoseRemountFailsIsDetached) {
   sys->use_default_bind(true);
-  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,ro"}}};
+  volume_spec v{"db", {{"type", "none"}, {"device", "/srv/data"}, {"o", "bind,noatime"}}};
   ASSERT_EQ(text(hosted.create(v)), "");
-  sys->fail("mount", EPERM, 2);  // the bind works, the remount with ro does not
+  sys->fail("mount", EPERM, 2);  // the bind works, the remount with noatime does not
   EXPECT_EQ(text(hosted.mount(v)),
             "volume \"db\": mount of /srv/data on " + target + " failed: operation not permitted");
   EXPECT_EQ(sys->calls_of("mount").at(0).result, 0);

@@ -1,4 +1,8 @@
-#include "actors/store.hpp"
+// The state stores: what every store promises (store.hpp), on both implementations, then
+// the journal's own: group commit, a failed batch, migration from release 0.x's files.
+
+#include "actors/file_store.hpp"
+#include "actors/journal_store.hpp"
 
 #include "core/error.hpp"
 #include "core/failpoint.hpp"
@@ -6,11 +10,34 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 using namespace actorvol;
 namespace fs = std::filesystem;
 
+namespace {
+
+std::vector<loaded_record> sorted(caf::expected<std::vector<loaded_record>> all) {
+  EXPECT_TRUE(all) << render(all.error());
+  if (!all)
+    return {};
+  std::sort(all->begin(), all->end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return std::move(*all);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+} // namespace
+
+template <class S>
 class Store : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -20,41 +47,88 @@ protected:
     failpoint::configure("");
   }
   test::temp_dir tmp;
-  state_store store{tmp / "state"};
+  S store{tmp / "state"};
   volume_record db{"db", {{"k", "v"}}, "2026-01-01T00:00:00Z", {{"id1", 2}}, {{"id1", 42}}};
 };
 
-TEST_F(Store, EncodeDecodeRoundTrip) {
-  auto back = state_store::decode("db", state_store::encode(db));
+using Stores = ::testing::Types<journal_store, file_store>;
+TYPED_TEST_SUITE(Store, Stores);
+
+TYPED_TEST(Store, EncodeDecodeRoundTrip) {
+  auto back = state_store::decode("db", state_store::encode(this->db));
   ASSERT_TRUE(back);
-  EXPECT_EQ(*back, db);
+  EXPECT_EQ(*back, this->db);
 }
 
-TEST_F(Store, WriteLoadErase) {
-  ASSERT_FALSE(store.write(db, nullptr));
-  auto loaded = store.load_all();
+TYPED_TEST(Store, WriteLoadErase) {
+  auto& store = this->store;
+  ASSERT_FALSE(store.write(this->db, nullptr));
+  auto loaded = sorted(store.load_all());
   ASSERT_EQ(loaded.size(), 1u);
   ASSERT_TRUE(loaded[0].record);
-  EXPECT_EQ(*loaded[0].record, db);
+  EXPECT_EQ(*loaded[0].record, this->db);
   ASSERT_FALSE(store.erase("db"));
-  EXPECT_TRUE(store.load_all().empty());
+  EXPECT_TRUE(sorted(store.load_all()).empty());
   EXPECT_FALSE(store.erase("db")) << "erasing a missing record is no error";
 }
 
-TEST_F(Store, TornTempFilesAreIgnoredAndRemoved) {
+TYPED_TEST(Store, FailedWriteLeavesTheOldRecord) {
+  auto& store = this->store;
+  ASSERT_FALSE(store.write(this->db, nullptr));
+  ASSERT_EQ(failpoint::configure("state.write=error(EIO)"), "");
+  auto next = this->db;
+  next.uses["id2"] = 1;
+  auto err = store.write(next, &this->db);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(render(err), "volume \"db\": state write failed: input/output error");
+  EXPECT_TRUE(store.erase("db"));
+  failpoint::configure("");
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(*loaded[0].record, this->db);
+}
+
+TYPED_TEST(Store, LongestNameFits) {
+  auto r = this->db;
+  r.name = std::string(255, 'n');
+  ASSERT_FALSE(this->store.write(r, nullptr));
+  auto loaded = sorted(this->store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].record->name, r.name);
+}
+
+TYPED_TEST(Store, LoadsManyRecordsInParallel) {
+  for (int i = 0; i < 1500; ++i) {
+    auto r = this->db;
+    r.name = "v" + std::to_string(i);
+    ASSERT_FALSE(this->store.write(r, nullptr));
+  }
+  auto loaded = sorted(this->store.load_all(4));
+  ASSERT_EQ(loaded.size(), 1500u);
+  for (auto& l : loaded) {
+    ASSERT_TRUE(l.record) << l.name;
+    EXPECT_EQ(l.record->name, l.name);
+  }
+}
+
+// -- release 0.x's files ----------------------------------------------------------------
+
+using FileStore = Store<file_store>;
+
+TEST_F(FileStore, TornTempFilesAreIgnoredAndRemoved) {
   ASSERT_FALSE(store.write(db, nullptr));
   std::ofstream(tmp / "state/.tmp/db") << "{\"name\":\"db\",\"op";
-  auto loaded = store.load_all();
+  auto loaded = sorted(store.load_all());
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_EQ(*loaded[0].record, db);
   EXPECT_FALSE(fs::exists(tmp / "state/.tmp/db"));
 }
 
-TEST_F(Store, CorruptRecordsAreReportedNotDropped) {
+TEST_F(FileStore, CorruptRecordsAreReportedNotDropped) {
   std::ofstream(tmp / "state/bad") << "{not json";
   std::ofstream(tmp / "state/empty") << "";
   std::ofstream(tmp / "state/other") << state_store::encode(db);
-  auto loaded = store.load_all();
+  auto loaded = sorted(store.load_all());
   ASSERT_EQ(loaded.size(), 3u);
   for (auto& l : loaded) {
     ASSERT_FALSE(l.record) << l.name;
@@ -62,40 +136,104 @@ TEST_F(Store, CorruptRecordsAreReportedNotDropped) {
   }
 }
 
-TEST_F(Store, FailedWriteLeavesTheOldRecord) {
+// -- the journal ---------------------------------------------------------------------------
+
+using Journal = Store<journal_store>;
+
+// Writers that arrive while a commit runs share the next one: one fsync for all of them.
+TEST_F(Journal, ConcurrentWritesShareCommits) {
+  ASSERT_EQ(failpoint::configure("state.commit=1*delay(300)"), "");
+  auto before = store.commits();
+  std::vector<std::thread> writers;
+  std::vector<caf::error> errors(32);
+  for (int i = 0; i < 32; ++i)
+    writers.emplace_back([&, i] {
+      auto r = db;
+      r.name = "w" + std::to_string(i);
+      errors[i] = store.write(r, nullptr);
+    });
+  for (auto& w : writers)
+    w.join();
+  for (auto& e : errors)
+    EXPECT_FALSE(e) << render(e);
+  EXPECT_LE(store.commits() - before, 3u) << "32 writers, one commit each";
+  EXPECT_EQ(sorted(store.load_all()).size(), 32u);
+}
+
+// A batch that cannot commit fails every writer in it, and changes nothing.
+TEST_F(Journal, AFailedCommitFailsTheWholeBatchAndChangesNothing) {
   ASSERT_FALSE(store.write(db, nullptr));
-  ASSERT_EQ(failpoint::configure("state.write=error(EIO)"), "");
+  ASSERT_EQ(failpoint::configure("state.commit=1*error(EIO)"), "");
   auto next = db;
   next.uses["id2"] = 1;
   auto err = store.write(next, &db);
-  ASSERT_TRUE(err);
   EXPECT_EQ(render(err), "volume \"db\": state write failed: input/output error");
-  EXPECT_TRUE(store.erase("db"));
-  failpoint::configure("");
-  auto loaded = store.load_all();
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(*loaded[0].record, db);
+  ASSERT_FALSE(store.write(next, &db)) << "the next batch commits";
+  EXPECT_EQ(*sorted(store.load_all())[0].record, next);
+}
+
+// What was committed is there when the journal is opened again; so is an unreadable record.
+TEST_F(Journal, ReopenedJournalHasEveryCommittedRecord) {
+  ASSERT_FALSE(store.write(db, nullptr));
+  auto other = db;
+  other.name = "other";
+  ASSERT_FALSE(store.write(other, nullptr));
+  ASSERT_FALSE(store.erase("other"));
+  journal_store again{tmp / "state"};
+  ASSERT_FALSE(again.init());
+  auto loaded = sorted(again.load_all());
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_EQ(*loaded[0].record, db);
 }
 
-TEST_F(Store, LongestNameFits) {
-  auto r = db;
-  r.name = std::string(255, 'n');
-  ASSERT_FALSE(store.write(r, nullptr));
-  auto loaded = store.load_all();
-  ASSERT_EQ(loaded.size(), 1u);
-  EXPECT_EQ(loaded[0].record->name, r.name);
+// A root of release 0.x: every file goes into the journal byte for byte (an unreadable one
+// stays unreadable, and so listed), then out of the way to .v1; torn temp files are dropped.
+TEST(JournalMigration, MovesEveryRecordFileInAndKeepsTheFiles) {
+  test::temp_dir tmp;
+  volume_record db{"db", {{"k", "v"}}, "2026-01-01T00:00:00Z", {{"id1", 2}}, {{"id1", 42}}};
+  {
+    file_store old{tmp / "state"};
+    ASSERT_FALSE(old.init());
+    ASSERT_FALSE(old.write(db, nullptr));
+  }
+  std::ofstream(tmp / "state/bad") << "{not json";
+  std::ofstream(tmp / "state/.tmp/db") << "{\"name\":\"db\",\"op";
+  journal_store store{tmp / "state"};
+  ASSERT_FALSE(store.init());
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].name, "bad");
+  EXPECT_FALSE(loaded[0].record);
+  EXPECT_EQ(loaded[0].problem.rfind("corrupt state record: ", 0), 0u) << loaded[0].problem;
+  ASSERT_TRUE(loaded[1].record);
+  EXPECT_EQ(*loaded[1].record, db);
+  EXPECT_FALSE(fs::exists(tmp / "state/db"));
+  EXPECT_FALSE(fs::exists(tmp / "state/bad"));
+  EXPECT_FALSE(fs::exists(tmp / "state/.tmp"));
+  EXPECT_EQ(slurp(tmp / "state/.v1/bad"), "{not json") << "the old files are kept";
+  EXPECT_EQ(slurp(tmp / "state/.v1/db"), state_store::encode(db));
 }
 
-TEST_F(Store, LoadsManyRecordsInParallel) {
-  for (int i = 0; i < 1500; ++i) {
-    auto r = db;
-    r.name = "v" + std::to_string(i);
-    ASSERT_FALSE(store.write(r, nullptr));
+// A migration that cannot commit leaves the files where they are, and start-up fails.
+TEST(JournalMigration, AFailedMigrationMovesNothing) {
+  test::temp_dir tmp;
+  fs::create_directories(tmp / "state");
+  std::ofstream(tmp / "state/db") << "{\"name\":\"db\"}";
+  ASSERT_EQ(failpoint::configure("state.commit=1*error(EIO)"), "");
+  {
+    journal_store store{tmp / "state"};
+    auto err = store.init();
+    failpoint::configure("");
+    EXPECT_NE(render(err).find("migration of 1 records: input/output error"), std::string::npos)
+      << render(err);
   }
-  auto loaded = store.load_all(4);
-  ASSERT_EQ(loaded.size(), 1500u);
-  for (auto& l : loaded) {
-    ASSERT_TRUE(l.record) << l.name;
-    EXPECT_EQ(l.record->name, l.name);
-  }
+  EXPECT_EQ(slurp(tmp / "state/db"), "{\"name\":\"db\"}");
+  EXPECT_FALSE(fs::exists(tmp / "state/.v1/db"));
+  journal_store store{tmp / "state"};
+  ASSERT_FALSE(store.init()) << "the next start migrates";
+  EXPECT_EQ(sorted(store.load_all()).size(), 1u);
+  EXPECT_TRUE(fs::exists(tmp / "state/.v1/db"));
 }

@@ -1,0 +1,82 @@
+#pragma once
+
+// The state of every volume in one journal: ROOT/state/.journal.sqlite, SQLite in WAL mode
+// with synchronous=FULL (a commit is durable when it returns). One committer thread owns the
+// writes: it takes every change queued while the previous commit ran and commits them in one
+// transaction, so one fsync covers the whole batch (group commit). A writer blocks until its
+// batch is durable, or fails with the batch, which then changed nothing.
+//
+// init() migrates a root of release 0.x (ROOT/state/NAME files, see file_store): the files are
+// copied into the journal in one transaction, byte for byte (an unreadable record stays
+// unreadable), and only once that is durable moved to ROOT/state/.v1/. A file found there at a
+// later start is migrated again, so a crash in between loses nothing.
+
+#include "actors/store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace actorvol {
+
+class journal_store : public state_store {
+public:
+  explicit journal_store(std::filesystem::path state_dir);
+
+  /// Commits what is still queued, then closes the journal.
+  ~journal_store() override;
+
+  journal_store(const journal_store&) = delete;
+  journal_store& operator=(const journal_store&) = delete;
+
+  /// Opens (or makes) the journal, migrates release 0.x's files, starts the committer.
+  caf::error init() override;
+
+  /// Queues the change and waits until its batch is durable (failpoints: state.write before
+  /// it is queued, state.commit for the whole batch).
+  caf::error write(const volume_record& r, const volume_record* previous) override;
+  caf::error erase(const std::string& name) override;
+
+  caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) override;
+
+  /// The transactions committed so far (each is one fsync of the journal).
+  uint64_t commits() const {
+    return commits_.load(std::memory_order_relaxed);
+  }
+
+  /// The journal's file name in ROOT/state.
+  static constexpr const char* file_name = ".journal.sqlite";
+
+private:
+  struct change {
+    std::string name;
+    std::optional<std::string> text;  // none: erase
+    std::promise<std::string> done;   // "" or why the batch failed
+  };
+
+  caf::error submit(std::string name, std::optional<std::string> text);
+  void run();
+  std::string commit(std::deque<change*>& batch);
+  std::string exec(const char* sql);
+  std::string migrate();
+
+  std::filesystem::path dir_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* put_ = nullptr;
+  sqlite3_stmt* del_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<change*> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  std::thread committer_;
+  std::atomic<uint64_t> commits_{0};
+};
+
+} // namespace actorvol

@@ -1,0 +1,19 @@
+#pragma once
+
+// Reads and edits a root's state journal (ROOT/state/.journal.sqlite) the way a test needs to:
+// what is stored, byte for byte, and a record taken out behind the plugin's back (as a crash
+// at the right moment would leave it). The plugin may run while records are read; it must
+// not while one is erased.
+
+#include <map>
+#include <string>
+
+namespace actorvol::test {
+
+/// Every record in ROOT's journal: name -> the stored text.
+std::map<std::string, std::string> stored_records(const std::string& root);
+
+/// Deletes NAME's record from ROOT's journal; false if there was none.
+bool erase_stored_record(const std::string& root, const std::string& name);
+
+} // namespace actorvol::test

@@ -8,7 +8,8 @@ sudo=""
 
 pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev util-linux e2fsprogs)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang)
+  pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang
+         python3-matplotlib)
 fi
 
 missing=()

@@ -25,5 +25,6 @@ using reconcile = caf::atom_constant<caf::atom("reconcile")>;
 using drop = caf::atom_constant<caf::atom("drop")>;
 using undo = caf::atom_constant<caf::atom("undo")>;
 using timeout = caf::atom_constant<caf::atom("timeout")>;
+using refresh = caf::atom_constant<caf::atom("refresh")>;
 
 } // namespace actorvol::atom

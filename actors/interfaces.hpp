@@ -11,6 +11,7 @@
 #include "core/types.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/optional.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -20,18 +21,24 @@
 
 namespace actorvol {
 
-/// What a VOLUME tells the REGISTRY after each request it handled, so that the REGISTRY
-/// can answer List without asking (and waiting for) any VOLUME.
+/// What a VOLUME tells the REGISTRY before each answer it gives (and after each change of
+/// its own), so that the REGISTRY can answer List, Get and Path without asking (and waiting
+/// for) any VOLUME: a client that heard an answer finds the REGISTRY knowing of it.
 struct volume_summary {
-  volume_info info;
+  volume_info info;      // what Get answers
   bool exists = false;
   uint64_t handled = 0;  // requests this VOLUME has handled so far
   bool busy = false;     // a job is in flight (perhaps an abandoned one)
+  bool reads = false;    // Get and Path may be answered from `info` (not while re-attaching)
+  // Offered when the VOLUME is idle (no uses, nothing running or waiting, nothing wrong):
+  // the REGISTRY may retire it and keep only this record until a change needs it again.
+  caf::optional<volume_record> idle_record;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
-  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy);
+  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy,
+           x.reads, x.idle_record);
 }
 
 /// The outcome of one blocking job.
@@ -88,7 +95,11 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>,
   // (From itself) the deadline of its request number N has passed: a queued request
   // fails, a running one is abandoned (its job rolls back instead of committing).
-  caf::reacts_to<atom::timeout, uint64_t>>;
+  caf::reacts_to<atom::timeout, uint64_t>,
+  // (From the REGISTRY, which answered a Get from the summary) reads the backend's status
+  // again in the background when the last read is over a second old; no answer, but a
+  // summary that counts it as handled.
+  caf::reacts_to<atom::refresh>>;
 
 /// The REGISTRY: owns the name -> VOLUME map, spawns and monitors VOLUMEs, never waits.
 using registry_actor = caf::typed_actor<
@@ -100,9 +111,9 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<atom::unmount, std::string, std::string>::with<atom::ok>,
   // Removes volume NAME.
   caf::replies_to<atom::remove, std::string>::with<atom::ok>,
-  // Describes volume NAME.
+  // Describes volume NAME (from its VOLUME's summary when that can answer reads).
   caf::replies_to<atom::get, std::string>::with<volume_info>,
-  // The mountpoint of volume NAME, or empty.
+  // The mountpoint of volume NAME, or empty (likewise).
   caf::replies_to<atom::path, std::string>::with<std::string>,
   // Every volume, sorted by name (answered from the summaries, without asking VOLUMEs).
   caf::replies_to<atom::list>::with<volume_infos>,

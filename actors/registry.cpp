@@ -11,20 +11,22 @@ namespace {
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 using entry = registry_state::entry;
 
-entry& spawn_volume(self_ptr self, const std::string& name,
-                    std::optional<volume_record> recovered, std::string problem) {
+// Spawns the VOLUME of `name` from `origin` (a new volume: an empty origin).
+entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin) {
   auto& st = self->state;
   auto& e = st.volumes[name];
-  // A VOLUME with nothing to do at start (no uses to re-attach) is only scheduled when its
-  // first message arrives, which keeps recovering 100,000 volumes cheap.
-  if (recovered && recovered->total_uses() > 0)
-    e.actor = self->spawn(volume, name, st.deps, std::move(recovered), std::move(problem));
-  else
-    e.actor = self->spawn<caf::lazy_init>(volume, name, st.deps, std::move(recovered),
-                                          std::move(problem));
+  e.actor = self->spawn(volume, name, st.deps, std::move(origin));
+  e.sent = 0;
   self->monitor(e.actor);
   e.last.info.name = name;
   return e;
+}
+
+// The VOLUME of a sleeping volume, woken from the record the REGISTRY kept.
+void wake(self_ptr self, const std::string& name, entry& e) {
+  volume_origin origin{std::move(*e.last.idle_record), {}, true, e.last.info.status};
+  e.last.idle_record = caf::none;
+  spawn_volume(self, name, std::move(origin));
 }
 
 // Finds (or, with `spawn`, makes) the VOLUME of `name`, counts one more request sent to it
@@ -39,9 +41,35 @@ caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, b
   auto i = vols.find(name);
   if (i == vols.end() && !spawn)
     return make_error(ec::no_such_volume, name);
-  auto& e = i != vols.end() ? i->second : spawn_volume(self, name, std::nullopt, {});
+  auto& e = i != vols.end() ? i->second : spawn_volume(self, name, {});
+  if (!e.actor)
+    wake(self, name, e);
   ++e.sent;
   return self->delegate(e.actor, std::forward<Ts>(xs)...);
+}
+
+// The entry of volume `name` when its summary can answer Get and Path, else nullptr (no
+// such volume here, not created yet, or re-attaching at start: its VOLUME answers).
+entry* readable(self_ptr self, const std::string& name) {
+  auto i = self->state.volumes.find(name);
+  if (i == self->state.volumes.end() || !i->second.last.reads)
+    return nullptr;
+  return &i->second;
+}
+
+// A Get answered from the summary: the VOLUME reads its backend's status again in the
+// background if that is stale (asked at most once a second; the answer does not wait). A
+// sleeping volume is woken for that, and sleeps again after the read unless it found a
+// problem: a volume read often costs one short-lived VOLUME a second, not one per Get.
+void hint_refresh(self_ptr self, const std::string& name, entry& e) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - e.hinted < std::chrono::seconds(1))
+    return;
+  e.hinted = now;
+  if (!e.actor)
+    wake(self, name, e);
+  ++e.sent;  // answered by a summary, like a request: no retiring before it is handled
+  self->send(e.actor, atom::refresh::value);
 }
 
 // A VOLUME went down (it failed): forget it; its name can be used again.
@@ -61,17 +89,36 @@ void forget(self_ptr self, const caf::down_msg& dm) {
 // Shutdown: every VOLUME is told to exit (each answers what still waits), then the REGISTRY.
 void stop_all(self_ptr self, const caf::exit_msg& msg) {
   for (auto& [name, e] : self->state.volumes)
-    self->send_exit(e.actor, msg.reason);
+    if (e.actor)
+      self->send_exit(e.actor, msg.reason);
   self->state.volumes.clear();
   self->quit(msg.reason);
 }
 
-// Spawns the VOLUME of a record read at start-up (`problem`: why it is suspect, or empty).
+// Takes a record read at start-up (`problem`: why it is suspect, or empty). A volume with
+// uses to re-attach gets its VOLUME now; one with an unreadable record gets one on its first
+// request; every other volume sleeps: only its record is kept until a change needs it, and
+// Get, Path and List answer from what the record says.
 void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
-  std::optional<volume_record> recovered;
+  auto& st = self->state;
+  if (problem.empty() && r.total_uses() == 0) {
+    auto& e = st.volumes[r.name];
+    e.last = volume_summary{{}, true, 0, false, true, r};
+    e.last.info.name = r.name;
+    e.last.info.created_at = r.created_at;
+    return;
+  }
+  volume_origin origin;
   if (problem.empty())
-    recovered = r;
-  auto& e = spawn_volume(self, r.name, std::move(recovered), problem);
+    origin.record = r;
+  origin.problem = problem;
+  auto& e = st.volumes[r.name];
+  if (origin.record)
+    e.actor = self->spawn(volume, r.name, st.deps, std::move(origin));
+  else
+    e.actor = self->spawn<caf::lazy_init>(volume, r.name, st.deps, std::move(origin));
+  self->monitor(e.actor);
+  e.last.info.name = r.name;
   e.last.exists = true;
   e.last.info.created_at = r.created_at;
   e.last.info.mounts = r.total_uses();
@@ -87,10 +134,16 @@ void take_summary(self_ptr self, volume_summary& s) {
     return;
   auto& e = i->second;
   e.last = std::move(s);
-  if (!e.last.exists && e.last.handled == e.sent && !e.last.busy) {
+  if (e.last.handled != e.sent || e.last.busy)
+    return;  // a request is on its way to the VOLUME, or a job of its runs
+  if (!e.last.exists) {
     self->demonitor(e.actor.address());
     self->send_exit(e.actor, caf::exit_reason::user_shutdown);
     vols.erase(i);
+  } else if (e.last.idle_record) {
+    self->demonitor(e.actor.address());
+    self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+    e.actor = nullptr;  // sleeps: e.last keeps its record
   }
 }
 
@@ -114,10 +167,16 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
     [self](atom::remove, std::string& name) {
       return count_and_delegate<atom::ok>(self, name, false, atom::remove::value);
     },
-    [self](atom::get, std::string& name) {
+    [self](atom::get, std::string& name) -> caf::result<volume_info> {
+      if (auto* e = readable(self, name)) {
+        hint_refresh(self, name, *e);
+        return e->last.info;
+      }
       return count_and_delegate<volume_info>(self, name, false, atom::get::value);
     },
-    [self](atom::path, std::string& name) {
+    [self](atom::path, std::string& name) -> caf::result<std::string> {
+      if (auto* e = readable(self, name))
+        return e->last.info.mountpoint;
       return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
     [self](atom::list) -> volume_infos {

@@ -309,16 +309,18 @@ void on_exit(self_ptr self, caf::exit_msg& msg) {
   self->quit(msg.reason);
 }
 
-void init(self_ptr self, std::string volume_name, volume_deps deps,
-          std::optional<volume_record> recovered, std::string problem) {
+void init(self_ptr self, std::string volume_name, volume_deps deps, volume_origin origin) {
   auto& st = self->state;
   st.deps = std::move(deps);
   st.record.name = std::move(volume_name);
-  st.problem = std::move(problem);
-  if (recovered) {
-    st.record = std::move(*recovered);
+  st.problem = std::move(origin.problem);
+  if (origin.record) {
+    st.record = std::move(*origin.record);
     st.exists = true;
-    recover(self);
+    if (!origin.woken)
+      recover(self);
+    else
+      st.backend_status = std::move(origin.status);  // read when? unknown: stale
   } else if (!st.problem.empty()) {
     st.exists = true;
     st.corrupt = true;
@@ -329,9 +331,8 @@ void init(self_ptr self, std::string volume_name, volume_deps deps,
 } // namespace
 
 volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volume_deps deps,
-                                   std::optional<volume_record> recovered,
-                                   std::string problem) {
-  init(self, std::move(volume_name), std::move(deps), std::move(recovered), std::move(problem));
+                                   volume_origin origin) {
+  init(self, std::move(volume_name), std::move(deps), std::move(origin));
   auto long_ops = self->state.deps.limits.long_ops;
   auto short_ops = self->state.deps.limits.short_ops;
   using ids = std::vector<std::string>;
@@ -387,6 +388,10 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
         [dropped](volume_state&) { return *dropped; });
     },
     [self](atom::timeout, uint64_t seq) { on_deadline(self, seq); },
+    [self](atom::refresh) {
+      refresh_if_stale(self);
+      publish(self);  // counted: the REGISTRY retires no VOLUME with a hint on its way
+    },
   };
 }
 

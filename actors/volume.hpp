@@ -71,12 +71,22 @@ struct volume_state {
   static inline const char* name = "volume";
 };
 
-/// Spawns as a new, not yet created volume (`recovered` empty), or as a volume read from
-/// disk at start-up, which re-attaches its backing store when uses are recorded.
+/// What a VOLUME starts from.
+struct volume_origin {
+  /// Its record: read from disk at start-up (uses recorded there are re-attached), or kept
+  /// by the REGISTRY while the volume was idle (`woken`). None: a new volume, not created.
+  std::optional<volume_record> record;
+  /// Its record could not be read: why (the volume exists, but only Get and Remove work).
+  std::string problem;
+  /// Woken from the REGISTRY's record of an idle volume: nothing to recover, and its
+  /// backend's status is `status`, as last read (a refresh reads it again).
+  bool woken = false;
+  std::map<std::string, std::string> status;
+};
+
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    std::string volume_name, volume_deps deps,
-                                   std::optional<volume_record> recovered,
-                                   std::string problem);
+                                   volume_origin origin);
 
 /// The current time as RFC 3339 (UTC), as Docker prints CreatedAt.
 std::string rfc3339_now();

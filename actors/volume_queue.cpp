@@ -26,8 +26,14 @@ void publish(self_ptr self, bool counted) {
   auto& st = self->state;
   if (counted)
     ++st.handled;
-  self->send(st.deps.registry, atom::summary::value,
-             volume_summary{info_of(st), st.exists, st.handled, st.busy()});
+  volume_summary s{info_of(st), st.exists, st.handled, st.busy(), st.exists && !st.recovering,
+                   caf::none};
+  bool idle = st.exists && !st.corrupt && !st.busy() && st.queue.empty()
+              && st.unanswered.empty() && !st.attached && st.record.total_uses() == 0
+              && st.problem.empty() && !st.recovering;
+  if (idle)
+    s.idle_record = st.record;
+  self->send(st.deps.registry, atom::summary::value, std::move(s));
 }
 
 // -- serialization: one change at a time, each with a deadline ------------------------------

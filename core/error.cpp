@@ -64,6 +64,8 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
       return v + ": " + detail;
     case ec::state_write_failed:
       return v + ": state write failed: " + detail;
+    case ec::state_unusable:
+      return "the state cannot be used: " + detail;
     case ec::timed_out:
       return v + ": " + detail;
     case ec::docker_failed:

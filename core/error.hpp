@@ -30,6 +30,7 @@ enum class ec : uint8_t {
   // -- backend and state errors (detail: the OS reason) --
   backend_failed,     // detail: "<what> failed: <reason>"
   state_write_failed,
+  state_unusable,     // detail: why the state cannot be opened or read (start-up)
   docker_failed,      // detail: what failed talking to the Docker Engine
   timed_out,          // detail: "<operation> ... after N s"
   shutting_down,

@@ -16,10 +16,21 @@ std::vector<std::string> world::check_step() {
     if (n > 1)
       v.push_back("volume \"" + name + "\" has " + std::to_string(n)
                   + " blocking jobs in flight at once (its VOLUME does not serialize)");
+  // Count the VOLUMEs the REGISTRY maps: one it retired (an idle volume, now asleep) may
+  // still be alive, told to exit, when a change wakes a new one for the same volume. One
+  // alive but not mapped at the end is caught by check_registry as orphaned.
+  auto* reg = registry();
+  std::set<caf::actor_id> mapped;
+  if (reg)
+    for (auto& [name, e] : reg->state.volumes)
+      if (e.actor)
+        mapped.insert(e.actor.id());
   std::map<std::string, int> existing;
   for (auto* vol : volumes()) {
     auto& st = vol->state;
     auto name = st.record.name;
+    if (reg && mapped.count(vol->id()) == 0)
+      continue;  // retired (asleep or removed), or not yet known to the REGISTRY's map
     if (st.exists)
       ++existing[name];
     // Mid-transition (a job in flight, or its answer not yet handled) is not checked.
@@ -50,10 +61,10 @@ std::vector<std::string> world::check_step() {
   for (auto& [name, n] : existing)
     if (n > 1)
       v.push_back("volume \"" + name + "\" has " + std::to_string(n) + " live VOLUMEs");
-  if (auto* reg = registry()) {
+  if (reg) {
     std::set<caf::actor_id> ids;
     for (auto& [name, e] : reg->state.volumes)
-      if (!ids.insert(e.actor.id()).second)
+      if (e.actor && !ids.insert(e.actor.id()).second)
         v.push_back("the REGISTRY maps two names to one VOLUME (\"" + name + "\")");
   }
   return v;
@@ -89,14 +100,20 @@ void world::check_replies(std::vector<std::string>& v) {
       v.push_back("client " + std::to_string(c) + " is still waiting for a reply");
 }
 
-// Every REGISTRY entry points to a live, existing VOLUME with a current summary, and every
-// live VOLUME is in the REGISTRY.
+// Every REGISTRY entry points to a live, existing VOLUME with a current summary, or is a
+// sleeping volume's record (no uses); every live VOLUME is in the REGISTRY.
 void world::check_registry(std::vector<std::string>& v) {
   auto* reg = registry();
   if (!reg)
     return;
   std::set<caf::actor_id> mapped;
   for (auto& [name, e] : reg->state.volumes) {
+    if (!e.actor) {
+      if (!e.last.exists || !e.last.idle_record || e.last.idle_record->total_uses() != 0
+          || e.last.info.mounts != 0 || !e.last.info.mountpoint.empty())
+        v.push_back("the REGISTRY keeps \"" + name + "\" asleep but not as an idle record");
+      continue;
+    }
     mapped.insert(e.actor.id());
     auto* vol = dynamic_cast<volume_impl*>(caf::actor_cast<caf::abstract_actor*>(e.actor));
     if (!vol || !alive_.count(e.actor.id())) {
@@ -134,6 +151,11 @@ void world::check_disk(std::vector<std::string>& v,
     }
     disk[l.name] = *l.record;
   }
+  std::map<std::string, volume_record> asleep;  // kept by the REGISTRY, without a VOLUME
+  if (auto* reg = registry())
+    for (auto& [name, e] : reg->state.volumes)
+      if (!e.actor && e.last.idle_record)
+        asleep[name] = *e.last.idle_record;
   for (auto& [name, r] : disk) {
     auto& b = adaptor_->vols[name];
     if (b.attached != (r.total_uses() > 0))
@@ -143,7 +165,11 @@ void world::check_disk(std::vector<std::string>& v,
       v.push_back("on disk \"" + name + "\" exists but its backing store does not");
     if (!shutdown_sent_) {
       auto i = live.find(name);
-      if (i == live.end() || !i->second->state.exists)
+      auto a = asleep.find(name);
+      if (a != asleep.end()) {
+        if (!(a->second == r))
+          v.push_back("on disk \"" + name + "\" differs from the REGISTRY's record of it");
+      } else if (i == live.end() || !i->second->state.exists)
         v.push_back("on disk \"" + name + "\" exists but no VOLUME has it");
       else if (!(i->second->state.record == r))
         v.push_back("on disk \"" + name + "\" differs from its VOLUME's record");

@@ -269,7 +269,8 @@ void world::discover() {
       track(caf::actor_cast<caf::strong_actor_ptr>(a));
   if (auto* reg = registry())
     for (auto& [name, e] : reg->state.volumes)
-      track(caf::actor_cast<caf::strong_actor_ptr>(e.actor));
+      if (e.actor)  // none while the volume sleeps
+        track(caf::actor_cast<caf::strong_actor_ptr>(e.actor));
 }
 
 registry_impl* world::registry() {
@@ -301,7 +302,7 @@ std::string world::name_of(volume_impl* vol) {
     return vol->state.record.name;
   if (auto* reg = registry())  // not yet initialized (spawned lazily): ask the map
     for (auto& [name, e] : reg->state.volumes)
-      if (e.actor.id() == vol->id())
+      if (e.actor && e.actor.id() == vol->id())
         return name;
   return "?";
 }

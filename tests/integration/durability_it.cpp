@@ -362,10 +362,11 @@ TEST(Recovery, TornTempFilesAndCorruptRecords) {
     ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "bad"}})), "");
     p.stop();
   }
-  // Release 0.x's torn write and an unreadable record file, as it could leave them.
+  // A torn write of release 0.x (a root migrated after a crash of it), and a record that
+  // cannot be read.
   fs::create_directories(root + "/state/.tmp");
   std::ofstream(root + "/state/.tmp/good") << "{\"name\":\"good\",\"op";
-  std::ofstream(root + "/state/bad", std::ios::trunc) << "{\"name\":\"bad\",\"opts\":";
+  put_stored_record(root, "bad", "{\"name\":\"bad\",\"opts\":");
   plugin p(root, {}, {});
   EXPECT_FALSE(fs::exists(root + "/state/.tmp/good"));
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "good"}, {"ID", "a"}})), "");

@@ -468,8 +468,8 @@ TEST(Hostile, CreateAgainWithTheSameOptsIsOkEvenWhenTheyAreNowRefused) {
     ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");
   }
   auto record = json::parse(stored_records(root).at("old"));
-  record["opts"]["uid"] = "1234";  // as the older release wrote it, in its own file form
-  std::ofstream(root + "/state/old", std::ios::trunc) << record.dump();
+  record["opts"]["uid"] = "1234";  // as the older release wrote it
+  put_stored_record(root, "old", record.dump());
   opts["uid"] = "1234";
   plugin p(root, {}, {});
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "old"}, {"Opts", opts}})), "");

@@ -85,8 +85,7 @@ TEST(Safety, CorruptRecordOfAMountedVolumeKeepsItsData) {
     p.stop(SIGKILL);
   }
   ASSERT_EQ(mounts_on(target), 1);
-  // Release 0.x's file form: migrated at start as it is, unreadable.
-  std::ofstream(root + "/state/c", std::ios::trunc) << "{\"name\":\"c\",\"opts\":{\"ty";
+  put_stored_record(root, "c", "{\"name\":\"c\",\"opts\":{\"ty");
   plugin p(root, {}, {});
   auto get = p.call("/VolumeDriver.Get", {{"Name", "c"}}).json();
   EXPECT_EQ(get["Err"], "");
@@ -127,7 +126,7 @@ TEST(Safety, CorruptRecordOfADirVolumeSendsItsFilesToQuarantine) {
   fs::create_directories(root + "/volumes/d/_data/sub");
   std::ofstream(root + "/volumes/d/_data/one.txt") << "one";
   std::ofstream(root + "/volumes/d/_data/sub/two.txt") << "two";
-  std::ofstream(root + "/state/d", std::ios::trunc) << "not json at all";
+  put_stored_record(root, "d", "not json at all");
   plugin p(root, {}, {});
   EXPECT_NE(p.call("/VolumeDriver.Get", {{"Name", "d"}})
               .json()["Volume"]["Status"]
@@ -207,8 +206,7 @@ TEST(Safety, RemoveOfACorruptVolumeWhoseCommitFailsKeepsIt) {
     p.stop();
   }
   std::ofstream(root + "/volumes/d/_data/one.txt") << "one";
-  std::ofstream(root + "/state/d", std::ios::trunc) << "not json";
-  plugin(root, {}, {}).stop();  // migrates the unreadable record into the journal
+  put_stored_record(root, "d", "not json");
   {
     plugin p(root, {}, {"ACTORVOL_FAILPOINTS=state.commit=1*error(EIO)"});
     EXPECT_NE(err_of(p.call("/VolumeDriver.Remove", {{"Name", "d"}})), "");

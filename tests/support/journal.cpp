@@ -59,4 +59,21 @@ bool erase_stored_record(const std::string& root, const std::string& name) {
   return erased;
 }
 
+void put_stored_record(const std::string& root, const std::string& name, const std::string& text) {
+  auto* db = open_journal(root, SQLITE_OPEN_READWRITE);
+  sqlite3_stmt* put = nullptr;
+  int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO volumes(name, record) VALUES(?1, ?2)",
+                              -1, &put, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(put, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(put, 2, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    rc = sqlite3_step(put);
+  }
+  std::string why = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(put);
+  sqlite3_close_v2(db);
+  if (!why.empty())
+    throw std::runtime_error("cannot write to the journal of " + root + ": " + why);
+}
+
 } // namespace actorvol::test

@@ -16,4 +16,8 @@ std::map<std::string, std::string> stored_records(const std::string& root);
 /// Deletes NAME's record from ROOT's journal; false if there was none.
 bool erase_stored_record(const std::string& root, const std::string& name);
 
+/// Stores `text` as NAME's record in ROOT's journal, as it is (e.g. an unreadable record, or
+/// one an older release wrote); the plugin must not run.
+void put_stored_record(const std::string& root, const std::string& name, const std::string& text);
+
 } // namespace actorvol::test

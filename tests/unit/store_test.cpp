@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -175,18 +178,99 @@ TEST_F(Journal, AFailedCommitFailsTheWholeBatchAndChangesNothing) {
   EXPECT_EQ(*sorted(store.load_all())[0].record, next);
 }
 
-// What was committed is there when the journal is opened again; so is an unreadable record.
-TEST_F(Journal, ReopenedJournalHasEveryCommittedRecord) {
+// A commit that reported failure after it reached the disk (an fsync error) is undone by a
+// second transaction: the store holds what it held before, now and after a reopen.
+TEST_F(Journal, ACommitThatFailsAfterReachingTheDiskIsUndone) {
   ASSERT_FALSE(store.write(db, nullptr));
-  auto other = db;
-  other.name = "other";
-  ASSERT_FALSE(store.write(other, nullptr));
-  ASSERT_FALSE(store.erase("other"));
+  ASSERT_EQ(failpoint::configure("state.synced=2*error(EIO)"), "");
+  auto next = db;
+  next.uses["id2"] = 1;
+  EXPECT_EQ(render(store.write(next, &db)), "volume \"db\": state write failed: input/output error");
+  EXPECT_TRUE(store.erase("db"));
+  failpoint::configure("");
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(*loaded[0].record, db);
+}
+
+// A statement that fails inside a batch fails every change in it, and the next batch commits.
+TEST_F(Journal, AFailedStatementFailsItsWholeBatch) {
+  sqlite3* other = nullptr;
+  auto path = (tmp / "state" / journal_store::file_name).string();
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "CREATE TRIGGER refuse BEFORE INSERT ON volumes WHEN NEW.name = 'bad' "
+                         "BEGIN SELECT RAISE(FAIL, 'refused'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  // The first batch is slow: the next two writers queue meanwhile, and share a batch.
+  ASSERT_EQ(failpoint::configure("state.commit=1*delay(1000)"), "");
+  auto first = std::thread([&] { EXPECT_FALSE(store.write(db, nullptr)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  caf::error good_err, bad_err;
+  auto good = db, bad = db;
+  good.name = "good";
+  bad.name = "bad";
+  std::thread g([&] { good_err = store.write(good, nullptr); });
+  std::thread b([&] { bad_err = store.write(bad, nullptr); });
+  first.join();
+  g.join();
+  b.join();
+  EXPECT_NE(render(bad_err).find("refused"), std::string::npos) << render(bad_err);
+  EXPECT_NE(render(good_err).find("refused"), std::string::npos)
+    << "good shared the failed batch: " << render(good_err);
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u) << "nothing of the failed batch is stored";
+  ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_FALSE(store.write(good, nullptr)) << "the next batch commits";
+  EXPECT_EQ(sorted(store.load_all()).size(), 2u);
+}
+
+// One journal per root: a second store on the same directory does not start.
+TEST_F(Journal, ASecondStoreOnTheSameRootDoesNotStart) {
+  journal_store second{tmp / "state"};
+  auto err = render(second.init());
+  EXPECT_NE(err.find("in use: another process"), std::string::npos) << err;
+  ASSERT_FALSE(store.write(db, nullptr)) << "the first one goes on";
+}
+
+// What was committed is there when the journal is opened again, erased records not.
+TEST(JournalReopen, HasEveryCommittedRecord) {
+  test::temp_dir tmp;
+  volume_record db{"db", {{"k", "v"}}, "2026-01-01T00:00:00Z", {{"id1", 2}}, {{"id1", 42}}};
+  {
+    journal_store store{tmp / "state"};
+    ASSERT_FALSE(store.init());
+    ASSERT_FALSE(store.write(db, nullptr));
+    auto other = db;
+    other.name = "other";
+    ASSERT_FALSE(store.write(other, nullptr));
+    ASSERT_FALSE(store.erase("other"));
+  }
   journal_store again{tmp / "state"};
   ASSERT_FALSE(again.init());
   auto loaded = sorted(again.load_all());
   ASSERT_EQ(loaded.size(), 1u);
   EXPECT_EQ(*loaded[0].record, db);
+}
+
+// Where a journal was made, a missing one stops the start: starting empty would lose every
+// volume (and detach what they have mounted).
+TEST(JournalReopen, AMissingJournalStopsTheStart) {
+  test::temp_dir tmp;
+  volume_record db{"db", {}, "2026-01-01T00:00:00Z", {}, {}};
+  {
+    journal_store store{tmp / "state"};
+    ASSERT_FALSE(store.init());
+    ASSERT_FALSE(store.write(db, nullptr));
+  }
+  for (auto suffix : {"", "-wal", "-shm"})
+    fs::remove(tmp / "state" / (std::string{journal_store::file_name} + suffix));
+  std::ofstream(tmp / "state" / journal_store::file_name) << "";  // empty counts as missing
+  journal_store store{tmp / "state"};
+  auto err = render(store.init());
+  EXPECT_NE(err.find("missing or empty"), std::string::npos) << err;
 }
 
 // A root of release 0.x: every file goes into the journal byte for byte (an unreadable one
@@ -227,7 +311,7 @@ TEST(JournalMigration, AFailedMigrationMovesNothing) {
     journal_store store{tmp / "state"};
     auto err = store.init();
     failpoint::configure("");
-    EXPECT_NE(render(err).find("migration of 1 records: input/output error"), std::string::npos)
+    EXPECT_NE(render(err).find("cannot commit 1 records: input/output error"), std::string::npos)
       << render(err);
   }
   EXPECT_EQ(slurp(tmp / "state/db"), "{\"name\":\"db\"}");
@@ -236,4 +320,45 @@ TEST(JournalMigration, AFailedMigrationMovesNothing) {
   ASSERT_FALSE(store.init()) << "the next start migrates";
   EXPECT_EQ(sorted(store.load_all()).size(), 1u);
   EXPECT_TRUE(fs::exists(tmp / "state/.v1/db"));
+}
+
+// A file found at a later start never overwrites the journal: the same bytes (a crash after
+// the migration's commit, before the move) are only moved; other bytes are set aside.
+TEST(JournalMigration, AStrayFileNeverOverwritesTheJournal) {
+  test::temp_dir tmp;
+  volume_record db{"db", {}, "2026-01-01T00:00:00Z", {}, {}};
+  volume_record twin{"twin", {}, "2026-01-01T00:00:00Z", {}, {}};
+  {
+    journal_store store{tmp / "state"};
+    ASSERT_FALSE(store.init());
+    ASSERT_FALSE(store.write(db, nullptr));
+    ASSERT_FALSE(store.write(twin, nullptr));
+  }
+  std::ofstream(tmp / "state/db") << "{\"stale\":true}";
+  std::ofstream(tmp / "state/twin") << state_store::encode(twin);
+  fs::create_directories(tmp / "state/.v1");
+  std::ofstream(tmp / "state/.v1/twin") << "an earlier file";
+  journal_store store{tmp / "state"};
+  ASSERT_FALSE(store.init());
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(*loaded[0].record, db) << "a stray file overwrote the journal";
+  EXPECT_EQ(*loaded[1].record, twin);
+  EXPECT_EQ(slurp(tmp / "state/.v1/db.conflict"), "{\"stale\":true}");
+  EXPECT_EQ(slurp(tmp / "state/.v1/twin"), "an earlier file") << "nothing kept is replaced";
+  EXPECT_EQ(slurp(tmp / "state/.v1/twin.1"), state_store::encode(twin));
+  EXPECT_FALSE(fs::exists(tmp / "state/db"));
+}
+
+// An entry that is no regular file was an unreadable record to release 0.x: so it stays.
+TEST(JournalMigration, ANonFileEntryBecomesAnUnreadableRecord) {
+  test::temp_dir tmp;
+  fs::create_directories(tmp / "state/dir");
+  journal_store store{tmp / "state"};
+  ASSERT_FALSE(store.init());
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].name, "dir");
+  EXPECT_FALSE(loaded[0].record);
+  EXPECT_TRUE(fs::is_directory(tmp / "state/.v1/dir"));
 }

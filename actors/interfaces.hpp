@@ -122,7 +122,10 @@ using registry_actor = caf::typed_actor<
   // Spawns the VOLUME of a record read from disk at start-up (problem: why it is suspect).
   caf::reacts_to<atom::adopt, volume_record, std::string>,
   // A VOLUME's summary after each request it handled.
-  caf::reacts_to<atom::summary, volume_summary>>;
+  caf::reacts_to<atom::summary, volume_summary>,
+  // (From the I/O thread, which answered a Get of NAME from the read view) has NAME's
+  // VOLUME read its backend's status again if that is stale; no answer.
+  caf::reacts_to<atom::refresh, std::string>>;
 
 /// The DOCKER PROBE: asks the Docker Engine API (blocking, so it runs detached).
 using docker_probe_actor = caf::typed_actor<

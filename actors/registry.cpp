@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include <optional>
+
 namespace actorvol {
 
 namespace {
@@ -48,13 +50,18 @@ caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, b
   return self->delegate(e.actor, std::forward<Ts>(xs)...);
 }
 
-// The entry of volume `name` when its summary can answer Get and Path, else nullptr (no
-// such volume here, not created yet, or re-attaching at start: its VOLUME answers).
-entry* readable(self_ptr self, const std::string& name) {
-  auto i = self->state.volumes.find(name);
-  if (i == self->state.volumes.end() || !i->second.last.reads)
-    return nullptr;
-  return &i->second;
+// What Get answers for volume `name` without its VOLUME: the read view's entry when there
+// is one, else the summary. None: no such volume here, not created yet, removed, or
+// re-attaching at start; its VOLUME answers.
+std::optional<volume_info> readable(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.volumes.find(name);
+  if (i == st.volumes.end())
+    return std::nullopt;
+  if (st.deps.view)
+    if (auto v = st.deps.view->find(name))
+      return v->exists && v->reads ? std::optional{v->info} : std::nullopt;
+  return i->second.last.reads ? std::optional{i->second.last.info} : std::nullopt;
 }
 
 // A Get answered from the summary: the VOLUME reads its backend's status again in the
@@ -80,6 +87,8 @@ void forget(self_ptr self, const caf::down_msg& dm) {
       log::write(log::level::error, {{"event", "volume-down"},
                                      {"volume", i->first},
                                      {"reason", caf::to_string(dm.reason)}});
+      if (self->state.deps.view)
+        self->state.deps.view->withdraw(i->first);
       vols.erase(i);
       return;
     }
@@ -106,6 +115,8 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
     e.last = volume_summary{{}, true, 0, false, true, r};
     e.last.info.name = r.name;
     e.last.info.created_at = r.created_at;
+    if (st.deps.view)
+      st.deps.view->publish(r.name, e.last.info, true, true, false);
     return;
   }
   volume_origin origin;
@@ -139,6 +150,8 @@ void take_summary(self_ptr self, volume_summary& s) {
   if (!e.last.exists) {
     self->demonitor(e.actor.address());
     self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+    if (self->state.deps.view)
+      self->state.deps.view->withdraw(i->first);
     vols.erase(i);
   } else if (e.last.idle_record) {
     self->demonitor(e.actor.address());
@@ -168,22 +181,29 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       return count_and_delegate<atom::ok>(self, name, false, atom::remove::value);
     },
     [self](atom::get, std::string& name) -> caf::result<volume_info> {
-      if (auto* e = readable(self, name)) {
-        hint_refresh(self, name, *e);
-        return e->last.info;
+      if (auto info = readable(self, name)) {
+        hint_refresh(self, name, self->state.volumes[name]);
+        return std::move(*info);
       }
       return count_and_delegate<volume_info>(self, name, false, atom::get::value);
     },
     [self](atom::path, std::string& name) -> caf::result<std::string> {
-      if (auto* e = readable(self, name))
-        return e->last.info.mountpoint;
+      if (auto info = readable(self, name))
+        return std::move(info->mountpoint);
       return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
     [self](atom::list) -> volume_infos {
+      // The view where there is one: List sees each change when Get does.
+      auto& view = self->state.deps.view;
       volume_infos result;
-      for (auto& [name, e] : self->state.volumes)
-        if (e.last.exists)
+      for (auto& [name, e] : self->state.volumes) {
+        if (auto v = view ? view->find(name) : nullptr) {
+          if (v->exists)
+            result.push_back(v->info);
+        } else if (e.last.exists) {
           result.push_back(e.last.info);
+        }
+      }
       return result;
     },
     [self](atom::drop, std::string& name, int64_t before) {
@@ -192,6 +212,11 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
     },
     [self](atom::adopt, volume_record& r, std::string& problem) { adopt(self, r, problem); },
     [self](atom::summary, volume_summary& s) { take_summary(self, s); },
+    [self](atom::refresh, std::string& name) {
+      auto i = self->state.volumes.find(name);
+      if (i != self->state.volumes.end() && i->second.last.exists)
+        hint_refresh(self, name, i->second);
+    },
   };
 }
 

@@ -42,6 +42,11 @@ public:
     return registry_;
   }
 
+  /// Where Get and Path can be read without a message (see read_view.hpp).
+  const ViewPtr& view() const {
+    return view_;
+  }
+
   /// Stops every actor of this layer (after the last request has been answered).
   void stop();
 
@@ -59,6 +64,7 @@ private:
   system_options opts_;
   worker_actor pool_;
   registry_actor registry_;
+  ViewPtr view_ = std::make_shared<read_view>();
   reconciler_actor reconciler_;
 };
 

@@ -8,6 +8,7 @@
 // a running one is abandoned and its job rolls back instead of committing.
 
 #include "actors/interfaces.hpp"
+#include "actors/read_view.hpp"
 #include "actors/store.hpp"
 #include "actors/volume_jobs.hpp"
 #include "adaptors/catalog.hpp"
@@ -34,6 +35,7 @@ struct volume_deps {
   StorePtr store;         // durable records
   jobs::vault vault;      // quarantine (empty root: none)
   deadlines limits;
+  ViewPtr view;           // where Get and Path are read by the I/O thread (none: tests)
 };
 
 struct volume_state {

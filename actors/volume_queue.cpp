@@ -33,6 +33,12 @@ void publish(self_ptr self, bool counted) {
               && st.problem.empty() && !st.recovering;
   if (idle)
     s.idle_record = st.record;
+  // The view is where Get, Path and List see the change (the moment it takes effect for
+  // them); the REGISTRY's summary is for retiring VOLUMEs, and for reads without a view.
+  if (st.deps.view)
+    st.deps.view->publish(st.record.name, s.info, s.exists, s.reads,
+                          std::chrono::steady_clock::now() - st.status_read_at
+                            < std::chrono::seconds(1));
   self->send(st.deps.registry, atom::summary::value, std::move(s));
 }
 

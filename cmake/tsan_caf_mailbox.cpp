@@ -24,6 +24,7 @@
 // a race between two threads that do not talk through one message is still reported.
 
 #include <caf/detail/sync_request_bouncer.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/scheduled_actor.hpp>
 
 #include <dlfcn.h>
@@ -55,8 +56,10 @@ void scheduled_actor::enqueue(mailbox_element_ptr ptr, execution_unit* eu) {
   static const fn real = next_definition<fn>(
     "_ZN3caf15scheduled_actor7enqueueESt10unique_ptrINS_15mailbox_elementENS_6detail8"
     "disposerEEPNS_14execution_unitE");
-  if (ptr)
+  if (ptr) {
+    __tsan_acquire(ptr.get());  // a delayed message, built on another thread (below)
     __tsan_release(ptr.get());
+  }
   real(this, std::move(ptr), eu);
 }
 
@@ -90,6 +93,23 @@ bool scheduled_actor::activate(execution_unit* eu) {
   auto result = real(this, eu);
   __tsan_release(this);
   return result;
+}
+
+// A delayed message (a VOLUME's deadline) is built by the actor and handed to CAF's timer
+// thread inside libcaf_core; the timer thread enqueues it when it fires, and when the
+// receiver is gone by then (a VOLUME retired while idle) destroys it right there, in
+// enqueue(). Release the element when it is handed over; enqueue() acquires it.
+void detail::thread_safe_actor_clock::schedule_message(time_point t, strong_actor_ptr receiver,
+                                                       mailbox_element_ptr content) {
+  using fn = void (*)(detail::thread_safe_actor_clock*, time_point, strong_actor_ptr,
+                      mailbox_element_ptr);
+  static const fn real = next_definition<fn>(
+    "_ZN3caf6detail23thread_safe_actor_clock16schedule_messageENSt6chrono10time_pointINS2_3_"
+    "V212steady_clockENS2_8durationIlSt5ratioILl1ELl1000000000EEEEEENS_13intrusive_ptrINS_"
+    "19actor_control_blockEEESt10unique_ptrINS_15mailbox_elementENS0_8disposerEE");
+  if (content)
+    __tsan_release(content.get());
+  real(this, t, std::move(receiver), std::move(content));
 }
 
 // A terminating actor's cleanup closes its mailbox and hands every element still in it (a

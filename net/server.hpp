@@ -18,6 +18,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,10 @@ using request_handler = std::function<void(api_request, api_responder)>;
 /// Takes a request whose successful answer could not be written (the client went away).
 using undelivered_handler = std::function<void(api_request)>;
 
+/// Answers a request at once on the I/O thread when it can (a read of state published for
+/// it): the answer, or none to hand the request to the request_handler.
+using read_handler = std::function<std::optional<api_reply>(const api_request&)>;
+
 struct server_options {
   std::string socket_path;
   // Connections served at once. At the bound, an idle (or the slowest partial) connection
@@ -38,6 +43,7 @@ struct server_options {
   size_t body_limit = 1 << 20;   // 413 past this
   size_t header_limit = 8 << 10; // 431 past this
   undelivered_handler on_undelivered;  // called on the I/O thread; may be empty
+  read_handler reads;                  // tried first, on the I/O thread; may be empty
 };
 
 class session;

@@ -128,6 +128,9 @@ void session::handle(http::request<http::string_body> req) {
     return respond(render_error(parsed.error()), parsed.error());
   volume_ = parsed->name;
   in_flight_ = *parsed;
+  if (opts_.reads)
+    if (auto reply = opts_.reads(*parsed))
+      return respond(render_reply(parsed->ep, *reply), reply->error);
   // The actors answer on their own threads; the answer is posted back to this connection.
   auto hold = std::make_shared<io_hold>(shared_from_this(), stream_.get_executor());
   auto e = parsed->ep;

@@ -98,6 +98,39 @@ system_options actor_options(const config& cfg, caf::actor_system& sys) {
   return opts;
 }
 
+// Activate, Capabilities, and Get and Path of a volume in the read view are answered on the
+// I/O thread, without a message. A Get asks the REGISTRY, at most once a second per volume,
+// to have the backend's status read again (the answer does not wait for that).
+net::read_handler reads(const config& cfg, const plugin_system& actors) {
+  return [scope = cfg.scope, view = actors.view(),
+          &actors](const net::api_request& req) -> std::optional<net::api_reply> {
+    net::api_reply reply;
+    switch (req.ep) {
+      case net::endpoint::activate:
+        return reply;
+      case net::endpoint::capabilities:
+        reply.scope = scope;
+        return reply;
+      case net::endpoint::get:
+      case net::endpoint::path: {
+        auto e = view->find(req.name);
+        if (!e || !e->exists || !e->reads)
+          return std::nullopt;
+        if (req.ep == net::endpoint::path) {
+          reply.mountpoint = e->info.mountpoint;
+        } else {
+          reply.volume = e->info;
+          if (read_view::claim_hint(*e))
+            caf::anon_send(actors.registry(), atom::refresh::value, req.name);
+        }
+        return reply;
+      }
+      default:
+        return std::nullopt;
+    }
+  };
+}
+
 net::server_options server_options(const config& cfg, const net::net_actor& door) {
   net::server_options opts;
   opts.socket_path = cfg.socket;
@@ -125,8 +158,10 @@ int serve(const config& cfg, caf::actor_system& sys) {
   plugin_system actors{sys, actor_options(cfg, sys)};
   net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};
+  auto opts = server_options(cfg, door);
+  opts.reads = reads(cfg, actors);
   auto server = std::make_shared<net::listener>(
-    ioc, server_options(cfg, door), [&door](net::api_request req, net::api_responder respond) {
+    ioc, std::move(opts), [&door](net::api_request req, net::api_responder respond) {
       caf::anon_send(door, atom::handle::value, std::move(req), std::move(respond));
     });
   // Catch the signals before the socket opens: a client may connect, and a supervisor send

@@ -112,6 +112,9 @@ void world::check_registry(std::vector<std::string>& v) {
       if (!e.last.exists || !e.last.idle_record || e.last.idle_record->total_uses() != 0
           || e.last.info.mounts != 0 || !e.last.info.mountpoint.empty())
         v.push_back("the REGISTRY keeps \"" + name + "\" asleep but not as an idle record");
+      auto seen = view_->find(name);
+      if (!seen || !seen->exists || seen->info.mounts != 0)
+        v.push_back("the read view of sleeping \"" + name + "\" is missing or stale");
       continue;
     }
     mapped.insert(e.actor.id());
@@ -128,6 +131,11 @@ void world::check_registry(std::vector<std::string>& v) {
       v.push_back("the REGISTRY's summary of \"" + name + "\" is stale: exists="
                   + std::to_string(e.last.exists) + " mounts="
                   + std::to_string(e.last.info.mounts));
+    auto seen = view_->find(name);
+    if (!seen || seen->exists != vol->state.exists
+        || seen->info.mounts != vol->state.record.total_uses()
+        || seen->info.mountpoint != (vol->state.attached ? vol->state.mountpoint : ""))
+      v.push_back("the read view of \"" + name + "\" is missing or stale");
   }
   for (auto* vol : volumes())
     if (!mapped.count(vol->id()))

@@ -49,7 +49,7 @@ world::world(const scenario& sc) : sc_(sc) {
   if (auto err = store_->init())
     throw std::runtime_error("state journal: " + render(err));
   worker_ = sys_->spawn(mock_worker, this);
-  registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_, {}, {}});
+  registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_, {}, {}, view_});
   track(caf::actor_cast<caf::strong_actor_ptr>(registry_));
   track(caf::actor_cast<caf::strong_actor_ptr>(worker_));
   sched_->run();

@@ -159,6 +159,7 @@ private:
   scratch_dir dir_;
   std::shared_ptr<mock_adaptor> adaptor_;
   StorePtr store_;
+  ViewPtr view_ = std::make_shared<read_view>();  // List, Get and Path read it, as in the plugin
   worker_actor worker_;
   registry_actor registry_;
   std::map<std::string, int> groups_;

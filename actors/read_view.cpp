@@ -1,0 +1,63 @@
+#include "actors/read_view.hpp"
+
+namespace actorvol {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+constexpr int64_t one_second_ns = 1000 * 1000 * 1000;
+
+} // namespace
+
+read_view::shard& read_view::shard_of(const std::string& name) const {
+  return shards_[std::hash<std::string>{}(name) % shards_.size()];
+}
+
+read_view::entry_ptr read_view::find(const std::string& name) const {
+  auto& s = shard_of(name);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto i = s.vols.find(name);
+  return i == s.vols.end() ? nullptr : i->second;
+}
+
+void read_view::publish(const std::string& name, const volume_info& info, bool exists,
+                        bool reads, bool status_fresh) {
+  auto e = std::make_shared<entry>();
+  e->info = info;
+  e->exists = exists;
+  e->reads = reads;
+  if (status_fresh)
+    e->next_hint.store(now_ns() + one_second_ns, std::memory_order_relaxed);
+  auto& s = shard_of(name);
+  entry_ptr old;  // released outside the lock
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto& slot = s.vols[name];
+  old = std::move(slot);
+  slot = std::move(e);
+}
+
+void read_view::withdraw(const std::string& name) {
+  auto& s = shard_of(name);
+  entry_ptr old;
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto i = s.vols.find(name);
+  if (i != s.vols.end()) {
+    old = std::move(i->second);
+    s.vols.erase(i);
+  }
+}
+
+bool read_view::claim_hint(const entry& e) {
+  auto now = now_ns();
+  auto next = e.next_hint.load(std::memory_order_relaxed);
+  return now >= next
+         && e.next_hint.compare_exchange_strong(next, now + one_second_ns,
+                                                std::memory_order_relaxed);
+}
+
+} // namespace actorvol

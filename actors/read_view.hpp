@@ -1,0 +1,72 @@
+#pragma once
+
+// What Get, Path and List answer, published where the I/O thread can read it without a
+// message to any actor. Each VOLUME publishes its volume's description right before it
+// answers a request: a client that heard an answer finds the view knowing of it, so a Get
+// answered here is as current as one answered by the VOLUME. The REGISTRY publishes the
+// volumes that sleep from start-up on, answers List from the view too (so List and Get see
+// each change at the same instant), and takes out the names it forgets. A volume that is not
+// here, or whose VOLUME answers for itself for now (re-attaching its uses at start), is asked
+// through the actors.
+//
+// List stays with the REGISTRY: every change is delegated by it, one message at a time, so
+// no change can start while it builds a List, and a List that reads the entries one by one
+// still sees one instant (a change that started before may show or not, as any operation
+// running at the same time).
+//
+// Sharded by name, each shard behind its own mutex held only to look up or swap one pointer:
+// a reader never waits for a VOLUME, and VOLUMEs of different shards never meet.
+
+#include "core/types.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace actorvol {
+
+class read_view {
+public:
+  /// One published description.
+  struct entry {
+    volume_info info;
+    bool exists = false;  // false: removed (until the REGISTRY forgets the name)
+    bool reads = false;   // Get and Path may be answered from `info`
+    /// When a Get may next ask the VOLUME to read its backend's status again (steady-clock
+    /// nanoseconds): at most once a second per volume, not once per Get.
+    mutable std::atomic<int64_t> next_hint{0};
+  };
+  using entry_ptr = std::shared_ptr<const entry>;
+
+  /// The description of `name`, or nullptr (ask the actors).
+  entry_ptr find(const std::string& name) const;
+
+  /// Publishes `name`'s state; `status_fresh`: the backend's status was just read (no
+  /// refresh for a second).
+  void publish(const std::string& name, const volume_info& info, bool exists, bool reads,
+               bool status_fresh);
+
+  /// Takes `name` out (the REGISTRY forgot it).
+  void withdraw(const std::string& name);
+
+  /// Whether a Get of this entry should ask for a refresh of the status now; claims the
+  /// next second's turn when it does.
+  static bool claim_hint(const entry& e);
+
+private:
+  struct shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, entry_ptr> vols;
+  };
+  shard& shard_of(const std::string& name) const;
+
+  mutable std::array<shard, 64> shards_;
+};
+
+using ViewPtr = std::shared_ptr<read_view>;
+
+} // namespace actorvol

@@ -29,7 +29,6 @@ struct volume_summary {
   bool exists = false;
   uint64_t handled = 0;  // requests this VOLUME has handled so far
   bool busy = false;     // a job is in flight (perhaps an abandoned one)
-  bool reads = false;    // Get and Path may be answered from `info` (not while re-attaching)
   // Offered when the VOLUME is idle (no uses, nothing running or waiting, nothing wrong):
   // the REGISTRY may retire it and keep only this record until a change needs it again.
   caf::optional<volume_record> idle_record;
@@ -38,7 +37,7 @@ struct volume_summary {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
   return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy,
-           x.reads, x.idle_record);
+           x.idle_record);
 }
 
 /// The outcome of one blocking job.

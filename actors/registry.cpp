@@ -4,7 +4,6 @@
 
 #include <caf/all.hpp>
 
-#include <optional>
 
 namespace actorvol {
 
@@ -50,32 +49,29 @@ caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, b
   return self->delegate(e.actor, std::forward<Ts>(xs)...);
 }
 
-// What Get answers for volume `name` without its VOLUME: the read view's entry when there
-// is one, else the summary. None: no such volume here, not created yet, removed, or
-// re-attaching at start; its VOLUME answers.
-std::optional<volume_info> readable(self_ptr self, const std::string& name) {
-  auto& st = self->state;
-  auto i = st.volumes.find(name);
-  if (i == st.volumes.end())
-    return std::nullopt;
-  if (st.deps.view)
-    if (auto v = st.deps.view->find(name))
-      return v->exists && v->reads ? std::optional{v->info} : std::nullopt;
-  return i->second.last.reads ? std::optional{i->second.last.info} : std::nullopt;
+// What Get answers for volume `name` without its VOLUME: its entry in the read view. None:
+// no such volume here, not created yet, removed, or re-attaching at start; its VOLUME
+// answers.
+read_view::entry_ptr readable(self_ptr self, const std::string& name) {
+  if (self->state.volumes.count(name) == 0)
+    return nullptr;
+  auto v = self->state.deps.view->find(name);
+  return v && v->exists && v->reads ? v : nullptr;
 }
 
-// A Get answered from the summary: the VOLUME reads its backend's status again in the
-// background if that is stale (asked at most once a second; the answer does not wait). A
-// sleeping volume is woken for that, and sleeps again after the read unless it found a
-// problem: a volume read often costs one short-lived VOLUME a second, not one per Get.
-void hint_refresh(self_ptr self, const std::string& name, entry& e) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - e.hinted < std::chrono::seconds(1))
+// Has the VOLUME of `name` read its backend's status again in the background (whoever
+// answered a Get from the view claimed the turn: at most once a second per volume; the
+// answer does not wait). A sleeping volume is woken for that, and sleeps again after the
+// read unless it found a problem: a volume read often costs one short-lived VOLUME a
+// second, not one per Get.
+void refresh(self_ptr self, const std::string& name) {
+  auto i = self->state.volumes.find(name);
+  if (i == self->state.volumes.end() || !i->second.last.exists)
     return;
-  e.hinted = now;
+  auto& e = i->second;
   if (!e.actor)
     wake(self, name, e);
-  ++e.sent;  // answered by a summary, like a request: no retiring before it is handled
+  ++e.sent;  // handled like a request: no retiring before it is
   self->send(e.actor, atom::refresh::value);
 }
 
@@ -87,8 +83,7 @@ void forget(self_ptr self, const caf::down_msg& dm) {
       log::write(log::level::error, {{"event", "volume-down"},
                                      {"volume", i->first},
                                      {"reason", caf::to_string(dm.reason)}});
-      if (self->state.deps.view)
-        self->state.deps.view->withdraw(i->first);
+      self->state.deps.view->withdraw(i->first);
       vols.erase(i);
       return;
     }
@@ -110,33 +105,33 @@ void stop_all(self_ptr self, const caf::exit_msg& msg) {
 // Get, Path and List answer from what the record says.
 void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
   auto& st = self->state;
-  if (problem.empty() && r.total_uses() == 0) {
-    auto& e = st.volumes[r.name];
-    e.last = volume_summary{{}, true, 0, false, true, r};
-    e.last.info.name = r.name;
-    e.last.info.created_at = r.created_at;
-    if (st.deps.view)
-      st.deps.view->publish(r.name, e.last.info, true, true, false);
+  auto& e = st.volumes[r.name];
+  e.last.exists = true;
+  e.last.info.name = r.name;
+  e.last.info.created_at = r.created_at;
+  e.last.info.mounts = r.total_uses();
+  bool sleeps = problem.empty() && r.total_uses() == 0;
+  // Listed from now on; Get and Path answered from here only for a sleeping volume (the
+  // VOLUME of any other answers them itself until it publishes). Published before the
+  // VOLUME exists, so that nothing it publishes is overwritten.
+  st.deps.view->publish(r.name, e.last.info, true, sleeps, false);
+  if (sleeps) {
+    e.last.idle_record = r;
     return;
   }
   volume_origin origin;
   if (problem.empty())
     origin.record = r;
   origin.problem = problem;
-  auto& e = st.volumes[r.name];
   if (origin.record)
     e.actor = self->spawn(volume, r.name, st.deps, std::move(origin));
   else
     e.actor = self->spawn<caf::lazy_init>(volume, r.name, st.deps, std::move(origin));
   self->monitor(e.actor);
-  e.last.info.name = r.name;
-  e.last.exists = true;
-  e.last.info.created_at = r.created_at;
-  e.last.info.mounts = r.total_uses();
 }
 
-// Keeps a VOLUME's latest summary (List answers from these), and retires a VOLUME whose
-// volume is gone once no request is on its way to it and no job of its runs.
+// Keeps a VOLUME's latest summary, and retires a VOLUME whose volume is gone or idle once
+// no request is on its way to it and no job of its runs.
 void take_summary(self_ptr self, volume_summary& s) {
   auto& vols = self->state.volumes;
   auto i = vols.find(s.info.name);
@@ -145,13 +140,14 @@ void take_summary(self_ptr self, volume_summary& s) {
     return;
   auto& e = i->second;
   e.last = std::move(s);
-  if (e.last.handled != e.sent || e.last.busy)
-    return;  // a request is on its way to the VOLUME, or a job of its runs
+  if (e.last.handled != e.sent || e.last.busy) {
+    e.last.idle_record = caf::none;  // a request is on its way, or a job of its runs
+    return;
+  }
   if (!e.last.exists) {
     self->demonitor(e.actor.address());
     self->send_exit(e.actor, caf::exit_reason::user_shutdown);
-    if (self->state.deps.view)
-      self->state.deps.view->withdraw(i->first);
+    self->state.deps.view->withdraw(i->first);
     vols.erase(i);
   } else if (e.last.idle_record) {
     self->demonitor(e.actor.address());
@@ -164,6 +160,8 @@ void take_summary(self_ptr self, volume_summary& s) {
 
 registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
   self->state.deps = std::move(deps);
+  if (!self->state.deps.view)
+    self->state.deps.view = std::make_shared<read_view>();
   self->state.deps.registry = caf::actor_cast<summary_sink>(self);
   self->set_down_handler([self](caf::down_msg& dm) { forget(self, dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) { stop_all(self, msg); });
@@ -181,29 +179,26 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       return count_and_delegate<atom::ok>(self, name, false, atom::remove::value);
     },
     [self](atom::get, std::string& name) -> caf::result<volume_info> {
-      if (auto info = readable(self, name)) {
-        hint_refresh(self, name, self->state.volumes[name]);
-        return std::move(*info);
+      if (auto v = readable(self, name)) {
+        if (read_view::claim_hint(*v))
+          refresh(self, name);
+        return v->info;
       }
       return count_and_delegate<volume_info>(self, name, false, atom::get::value);
     },
     [self](atom::path, std::string& name) -> caf::result<std::string> {
-      if (auto info = readable(self, name))
-        return std::move(info->mountpoint);
+      if (auto v = readable(self, name))
+        return v->info.mountpoint;
       return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
     [self](atom::list) -> volume_infos {
-      // The view where there is one: List sees each change when Get does.
-      auto& view = self->state.deps.view;
+      // From the view, like Get: List sees each change when Get does.
+      auto& view = *self->state.deps.view;
       volume_infos result;
-      for (auto& [name, e] : self->state.volumes) {
-        if (auto v = view ? view->find(name) : nullptr) {
-          if (v->exists)
-            result.push_back(v->info);
-        } else if (e.last.exists) {
-          result.push_back(e.last.info);
-        }
-      }
+      result.reserve(self->state.volumes.size());
+      for (auto& [name, e] : self->state.volumes)
+        if (auto v = view.find(name); v && v->exists)
+          result.push_back(v->info);
       return result;
     },
     [self](atom::drop, std::string& name, int64_t before) {
@@ -212,11 +207,7 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
     },
     [self](atom::adopt, volume_record& r, std::string& problem) { adopt(self, r, problem); },
     [self](atom::summary, volume_summary& s) { take_summary(self, s); },
-    [self](atom::refresh, std::string& name) {
-      auto i = self->state.volumes.find(name);
-      if (i != self->state.volumes.end() && i->second.last.exists)
-        hint_refresh(self, name, i->second);
-    },
+    [self](atom::refresh, std::string& name) { refresh(self, name); },
   };
 }
 

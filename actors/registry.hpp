@@ -2,20 +2,19 @@
 
 // The REGISTRY: owns the name -> VOLUME map. It checks names, spawns one VOLUME per volume,
 // monitors it, and delegates each request to it, so it never waits on a VOLUME. It answers
-// List, and Get and Path of a volume whose VOLUME has told it where it stands, from the
-// summary each VOLUME sends before every answer: a read costs no hop to a VOLUME.
+// List, and the Get and Path that reach it, from the read view each VOLUME publishes to
+// before every answer: a read costs no hop to a VOLUME.
 //
 // A VOLUME is retired by a handshake: the REGISTRY counts the requests it delegated to it,
 // the VOLUME counts the requests it handled, and when both counts agree no request is on its
 // way. A removed volume's VOLUME is then stopped and forgotten. An idle volume's VOLUME (no
 // uses, nothing running or waiting) is stopped too, and the REGISTRY keeps its record: an
 // idle volume costs a map entry, not an actor, until a change wakes a VOLUME for it again
-// (Get, Path and List are answered from the summary without one).
+// (Get, Path and List are answered from the view without one).
 
 #include "actors/interfaces.hpp"
 #include "actors/volume.hpp"
 
-#include <chrono>
 #include <map>
 
 namespace actorvol {
@@ -25,7 +24,6 @@ struct registry_state {
     volume_actor actor;    // its VOLUME; none while the volume sleeps (idle, only a record)
     uint64_t sent = 0;     // requests delegated to the VOLUME
     volume_summary last;   // its latest summary (the record of a sleeping volume in it)
-    std::chrono::steady_clock::time_point hinted;  // last asked to refresh its status
   };
   std::map<std::string, entry> volumes;  // sorted, so List comes out sorted by name
   volume_deps deps;                      // handed to every VOLUME spawned

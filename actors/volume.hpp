@@ -35,7 +35,7 @@ struct volume_deps {
   StorePtr store;         // durable records
   jobs::vault vault;      // quarantine (empty root: none)
   deadlines limits;
-  ViewPtr view;           // where Get and Path are read by the I/O thread (none: tests)
+  ViewPtr view;           // where Get, Path and List are read (the REGISTRY makes one if none)
 };
 
 struct volume_state {

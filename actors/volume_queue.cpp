@@ -20,25 +20,24 @@ volume_info info_of(const volume_state& st) {
   return info;
 }
 
-// Tells the REGISTRY where this volume stands: after every answer (counted, for the
-// retire handshake) and after a change of its own (not counted).
+// Tells the read view and the REGISTRY where this volume stands: after every answer
+// (counted, for the retire handshake) and after a change of its own (not counted).
 void publish(self_ptr self, bool counted) {
   auto& st = self->state;
   if (counted)
     ++st.handled;
-  volume_summary s{info_of(st), st.exists, st.handled, st.busy(), st.exists && !st.recovering,
-                   caf::none};
+  volume_summary s{info_of(st), st.exists, st.handled, st.busy(), caf::none};
   bool idle = st.exists && !st.corrupt && !st.busy() && st.queue.empty()
               && st.unanswered.empty() && !st.attached && st.record.total_uses() == 0
               && st.problem.empty() && !st.recovering;
   if (idle)
     s.idle_record = st.record;
   // The view is where Get, Path and List see the change (the moment it takes effect for
-  // them); the REGISTRY's summary is for retiring VOLUMEs, and for reads without a view.
-  if (st.deps.view)
-    st.deps.view->publish(st.record.name, s.info, s.exists, s.reads,
-                          std::chrono::steady_clock::now() - st.status_read_at
-                            < std::chrono::seconds(1));
+  // them); the REGISTRY's summary is for retiring VOLUMEs. While re-attaching its uses at
+  // start, the VOLUME answers Get and Path itself.
+  st.deps.view->publish(st.record.name, s.info, s.exists, st.exists && !st.recovering,
+                        std::chrono::steady_clock::now() - st.status_read_at
+                          < std::chrono::seconds(1));
   self->send(st.deps.registry, atom::summary::value, std::move(s));
 }
 

@@ -98,19 +98,15 @@ system_options actor_options(const config& cfg, caf::actor_system& sys) {
   return opts;
 }
 
-// Activate, Capabilities, and Get and Path of a volume in the read view are answered on the
-// I/O thread, without a message. A Get asks the REGISTRY, at most once a second per volume,
-// to have the backend's status read again (the answer does not wait for that).
-net::read_handler reads(const config& cfg, const plugin_system& actors) {
-  return [scope = cfg.scope, view = actors.view(),
-          &actors](const net::api_request& req) -> std::optional<net::api_reply> {
+// Get and Path of a volume in the read view are answered on the I/O thread, without a
+// message. A Get asks the REGISTRY, at most once a second per volume, to have the backend's
+// status read again (the answer does not wait for that). Everything else goes to the NET
+// actor.
+net::read_handler reads(const plugin_system& actors) {
+  return [view = actors.view(), &actors](const net::api_request& req)
+           -> std::optional<net::api_reply> {
     net::api_reply reply;
     switch (req.ep) {
-      case net::endpoint::activate:
-        return reply;
-      case net::endpoint::capabilities:
-        reply.scope = scope;
-        return reply;
       case net::endpoint::get:
       case net::endpoint::path: {
         auto e = view->find(req.name);
@@ -159,7 +155,7 @@ int serve(const config& cfg, caf::actor_system& sys) {
   net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};
   auto opts = server_options(cfg, door);
-  opts.reads = reads(cfg, actors);
+  opts.reads = reads(actors);
   auto server = std::make_shared<net::listener>(
     ioc, std::move(opts), [&door](net::api_request req, net::api_responder respond) {
       caf::anon_send(door, atom::handle::value, std::move(req), std::move(respond));

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace actorvol::test {
@@ -19,6 +20,27 @@ sqlite3* open_journal(const std::string& root, int flags) {
   }
   sqlite3_busy_timeout(db, 10000);
   return db;
+}
+
+// Runs one statement `sql` that changes ROOT's journal, its parameters bound by `bind`;
+// returns how many rows it changed, or throws what went wrong (`what`: "write to", ...).
+int change_journal(const std::string& root, const char* sql, const char* what,
+                   const std::function<void(sqlite3_stmt*)>& bind) {
+  auto* db = open_journal(root, SQLITE_OPEN_READWRITE);
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+  if (rc == SQLITE_OK) {
+    bind(st);
+    rc = sqlite3_step(st);
+  }
+  int changed = rc == SQLITE_DONE ? sqlite3_changes(db) : 0;
+  std::string why = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  sqlite3_close_v2(db);
+  if (!why.empty())
+    throw std::runtime_error(std::string("cannot ") + what + " the journal of " + root + ": "
+                             + why);
+  return changed;
 }
 
 } // namespace
@@ -43,37 +65,20 @@ std::map<std::string, std::string> stored_records(const std::string& root) {
 }
 
 bool erase_stored_record(const std::string& root, const std::string& name) {
-  auto* db = open_journal(root, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt* del = nullptr;
-  int rc = sqlite3_prepare_v2(db, "DELETE FROM volumes WHERE name = ?1", -1, &del, nullptr);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(del, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(del);
-  }
-  bool erased = rc == SQLITE_DONE && sqlite3_changes(db) > 0;
-  std::string why = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
-  sqlite3_finalize(del);
-  sqlite3_close_v2(db);
-  if (!why.empty())
-    throw std::runtime_error("cannot erase from the journal of " + root + ": " + why);
-  return erased;
+  return change_journal(root, "DELETE FROM volumes WHERE name = ?1", "erase from",
+                        [&](sqlite3_stmt* st) {
+                          sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+                        })
+         > 0;
 }
 
 void put_stored_record(const std::string& root, const std::string& name, const std::string& text) {
-  auto* db = open_journal(root, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt* put = nullptr;
-  int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO volumes(name, record) VALUES(?1, ?2)",
-                              -1, &put, nullptr);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(put, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(put, 2, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    rc = sqlite3_step(put);
-  }
-  std::string why = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
-  sqlite3_finalize(put);
-  sqlite3_close_v2(db);
-  if (!why.empty())
-    throw std::runtime_error("cannot write to the journal of " + root + ": " + why);
+  change_journal(root, "INSERT OR REPLACE INTO volumes(name, record) VALUES(?1, ?2)", "write to",
+                 [&](sqlite3_stmt* st) {
+                   sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+                   sqlite3_bind_blob(st, 2, text.data(), static_cast<int>(text.size()),
+                                     SQLITE_TRANSIENT);
+                 });
 }
 
 } // namespace actorvol::test

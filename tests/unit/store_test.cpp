@@ -38,6 +38,15 @@ std::string slurp(const fs::path& p) {
   return buf.str();
 }
 
+// Writes `records` with a store of type S on `dir` (made there if need be), then closes it.
+template <class S>
+void write_with(const fs::path& dir, std::initializer_list<volume_record> records) {
+  S store{dir};
+  ASSERT_FALSE(store.init());
+  for (auto& r : records)
+    ASSERT_FALSE(store.write(r, nullptr));
+}
+
 } // namespace
 
 template <class S>
@@ -260,11 +269,7 @@ TEST(JournalReopen, HasEveryCommittedRecord) {
 TEST(JournalReopen, AMissingJournalStopsTheStart) {
   test::temp_dir tmp;
   volume_record db{"db", {}, "2026-01-01T00:00:00Z", {}, {}};
-  {
-    journal_store store{tmp / "state"};
-    ASSERT_FALSE(store.init());
-    ASSERT_FALSE(store.write(db, nullptr));
-  }
+  ASSERT_NO_FATAL_FAILURE(write_with<journal_store>(tmp / "state", {db}));
   for (auto suffix : {"", "-wal", "-shm"})
     fs::remove(tmp / "state" / (std::string{journal_store::file_name} + suffix));
   std::ofstream(tmp / "state" / journal_store::file_name) << "";  // empty counts as missing
@@ -278,11 +283,7 @@ TEST(JournalReopen, AMissingJournalStopsTheStart) {
 TEST(JournalMigration, MovesEveryRecordFileInAndKeepsTheFiles) {
   test::temp_dir tmp;
   volume_record db{"db", {{"k", "v"}}, "2026-01-01T00:00:00Z", {{"id1", 2}}, {{"id1", 42}}};
-  {
-    file_store old{tmp / "state"};
-    ASSERT_FALSE(old.init());
-    ASSERT_FALSE(old.write(db, nullptr));
-  }
+  ASSERT_NO_FATAL_FAILURE(write_with<file_store>(tmp / "state", {db}));
   std::ofstream(tmp / "state/bad") << "{not json";
   std::ofstream(tmp / "state/.tmp/db") << "{\"name\":\"db\",\"op";
   journal_store store{tmp / "state"};
@@ -328,12 +329,8 @@ TEST(JournalMigration, AStrayFileNeverOverwritesTheJournal) {
   test::temp_dir tmp;
   volume_record db{"db", {}, "2026-01-01T00:00:00Z", {}, {}};
   volume_record twin{"twin", {}, "2026-01-01T00:00:00Z", {}, {}};
-  {
-    journal_store store{tmp / "state"};
-    ASSERT_FALSE(store.init());
-    ASSERT_FALSE(store.write(db, nullptr));
-    ASSERT_FALSE(store.write(twin, nullptr));
-  }
+  auto both = {db, twin};
+  ASSERT_NO_FATAL_FAILURE(write_with<journal_store>(tmp / "state", both));
   std::ofstream(tmp / "state/db") << "{\"stale\":true}";
   std::ofstream(tmp / "state/twin") << state_store::encode(twin);
   fs::create_directories(tmp / "state/.v1");

@@ -27,6 +27,12 @@ enum class endpoint : uint8_t {
   remove,        // /VolumeDriver.Remove
 };
 
+/// Whether `ep` may change a volume (the rest only read).
+constexpr bool changes(endpoint ep) {
+  return ep == endpoint::create || ep == endpoint::mount || ep == endpoint::unmount
+         || ep == endpoint::remove;
+}
+
 /// A parsed request, as a session hands it to the NET actor.
 struct api_request {
   endpoint ep = endpoint::activate;

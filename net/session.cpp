@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 namespace actorvol::net {
 
@@ -41,6 +42,28 @@ private:
   std::shared_ptr<session> session_;
   asio::executor_work_guard<asio::any_io_executor> guard_;
 };
+
+// Writes into `out` (its capacity kept from one answer to the next) the whole HTTP answer:
+// status line, the three headers an answer needs, and the body, for one write(2). The
+// connection header follows the request's version: 1.1 says when it closes, 1.0 when it
+// stays open.
+void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
+           const std::string& body) {
+  auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\nContent-Type: application/vnd.docker.plugins.v1+json\r\nContent-Length: ";
+  out += std::to_string(body.size());
+  if (version == 10 && keep_alive)
+    out += "\r\nConnection: keep-alive";
+  else if (version != 10 && !keep_alive)
+    out += "\r\nConnection: close";
+  out += "\r\n\r\n";
+  out += body;
+}
 
 } // namespace
 
@@ -113,6 +136,7 @@ void session::fail(caf::error err) {
   version_ = 11;
   started_ = clock::now();
   target_ = "-";
+  reads_only_ = false;
   respond(render_error(err), err);
 }
 
@@ -122,11 +146,13 @@ void session::handle(http::request<http::string_body> req) {
   version_ = req.version();
   started_ = clock::now();
   target_ = std::string(req.target());
+  reads_only_ = false;
   stream_.expires_never();
   auto parsed = decode_request(req.method_string(), target_, req.body());
   if (!parsed)
     return respond(render_error(parsed.error()), parsed.error());
   volume_ = parsed->name;
+  reads_only_ = !changes(parsed->ep);
   in_flight_ = *parsed;
   if (opts_.reads)
     if (auto reply = opts_.reads(*parsed))
@@ -148,23 +174,24 @@ void session::respond(answer a, const caf::error& err) {
     undo_ = std::move(in_flight_);
   in_flight_.reset();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_);
-  auto lvl = a.status >= 500 ? log::level::warn : log::level::info;
+  // One line per request: changes at info, reads (Docker polls Get and List) at debug,
+  // failures at warn.
+  auto lvl = a.status >= 500 ? log::level::warn
+             : reads_only_   ? log::level::debug
+                             : log::level::info;
   if (log::enabled(lvl))
     log::write(lvl, {{"endpoint", target_},
                      {"volume", volume_},
                      {"status", std::to_string(a.status)},
                      {"result", err ? render(err) : "ok"},
                      {"us", std::to_string(us.count())}});
-  auto res = std::make_shared<http::response<http::string_body>>(
-    static_cast<http::status>(a.status), version_);
-  res->set(http::field::content_type, "application/vnd.docker.plugins.v1+json");
-  res->keep_alive(keep_alive_ && !stopping_);
-  res->body() = std::move(a.body);
-  res->prepare_payload();
+  bool keep = keep_alive_ && !stopping_;
+  frame(out_, a.status, version_, keep, a.body);
   stream_.expires_after(std::chrono::seconds(30));
-  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code io_err, size_t) {
-    self->on_write(res->need_eof(), io_err);
-  });
+  asio::async_write(stream_, asio::buffer(out_),
+                    [self = shared_from_this(), keep](beast::error_code io_err, size_t) {
+                      self->on_write(!keep, io_err);
+                    });
 }
 
 void session::on_write(bool eof, beast::error_code io_err) {

@@ -15,8 +15,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 
+#include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -199,6 +201,15 @@ int serve(const config& cfg, caf::actor_system& sys) {
   return 0;
 }
 
+// The CPUs this process may run on (its affinity mask: taskset, a cgroup's cpuset).
+size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1, CPU_COUNT(&set));
+}
+
 int run(const config& cfg) {
   log::set_level(*log::parse_level(cfg.log_level));
   if (auto err = failpoint::configure_from_env(); !err.empty()) {
@@ -210,8 +221,12 @@ int run(const config& cfg) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   // One shared job queue: idle scheduler threads sleep instead of polling each other's
-  // queues (work stealing spins on a 2-core host and slows spawning 100k VOLUMEs).
+  // queues (work stealing spins on a 2-core host and slows spawning 100k VOLUMEs). One
+  // scheduler thread per CPU we may run on (CAF's default is at least 4): a message between
+  // actors then rarely wakes a second thread on the same CPU. Blocking work runs on the
+  // WORKERs' own threads, never on these.
   caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf_cfg.set("scheduler.max-threads", usable_cpus());
   caf::actor_system sys{caf_cfg};
   return serve(cfg, sys);
 }

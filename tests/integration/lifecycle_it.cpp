@@ -57,14 +57,32 @@ TEST(Lifecycle, OneStructuredLogLinePerRequest) {
   plugin p;
   p.call("/VolumeDriver.Create", {{"Name", "logged"}});
   p.call("/VolumeDriver.Mount", {{"Name", "nope"}, {"ID", "i"}});
+  p.call("/VolumeDriver.Get", {{"Name", "logged"}});
   p.stop();
   auto log = p.log();
+  EXPECT_EQ(log.find("endpoint=/VolumeDriver.Get"), std::string::npos)
+    << "a read that succeeds is logged at debug only\n" << log;
   EXPECT_NE(log.find("level=info endpoint=/VolumeDriver.Create volume=logged status=200 "
                      "result=ok us="),
             std::string::npos)
     << log;
   EXPECT_NE(log.find("level=warn endpoint=/VolumeDriver.Mount volume=nope status=500 "
                      "result=\"volume \\\"nope\\\" not found\" us="),
+            std::string::npos)
+    << log;
+}
+
+TEST(Lifecycle, ReadsAreLoggedAtDebug) {
+  plugin p({"--log-level", "debug"});
+  p.call("/VolumeDriver.Create", {{"Name", "logged"}});
+  p.call("/VolumeDriver.Get", {{"Name", "logged"}});
+  p.call("/VolumeDriver.Get", {{"Name", "nope"}});
+  p.stop();
+  auto log = p.log();
+  EXPECT_NE(log.find("level=debug endpoint=/VolumeDriver.Get volume=logged status=200 result=ok"),
+            std::string::npos)
+    << log;
+  EXPECT_NE(log.find("level=warn endpoint=/VolumeDriver.Get volume=nope status=500"),
             std::string::npos)
     << log;
 }

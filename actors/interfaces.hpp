@@ -7,6 +7,7 @@
 // adaptor and the state store) and back.
 
 #include "actors/atoms.hpp"
+#include "actors/read_view.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
 
@@ -115,7 +116,7 @@ using registry_actor = caf::typed_actor<
   // The mountpoint of volume NAME, or empty (likewise).
   caf::replies_to<atom::path, std::string>::with<std::string>,
   // Every volume, sorted by name (answered from the summaries, without asking VOLUMEs).
-  caf::replies_to<atom::list>::with<volume_infos>,
+  caf::replies_to<atom::list>::with<view_listing>,
   // Drops uses older than a unix time on volume NAME (see atom::drop on the VOLUME).
   caf::replies_to<atom::drop, std::string, int64_t>::with<std::vector<std::string>>,
   // Spawns the VOLUME of a record read from disk at start-up (problem: why it is suspect).

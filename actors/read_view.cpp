@@ -18,32 +18,37 @@ read_view::shard& read_view::shard_of(const std::string& name) const {
   return shards_[std::hash<std::string>{}(name) % shards_.size()];
 }
 
+read_view::slot_ptr read_view::open(const std::string& name) {
+  auto& s = shard_of(name);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto& slot = s.vols[name];
+  if (!slot)
+    slot = std::make_shared<read_view::slot>();
+  return slot;
+}
+
 read_view::entry_ptr read_view::find(const std::string& name) const {
   auto& s = shard_of(name);
   std::lock_guard<std::mutex> lock(s.mu);
   auto i = s.vols.find(name);
-  return i == s.vols.end() ? nullptr : i->second;
+  return i == s.vols.end() ? nullptr : i->second->load();
 }
 
-void read_view::publish(const std::string& name, const volume_info& info, bool exists,
-                        bool reads, bool status_fresh) {
+void read_view::slot::publish(const volume_info& info, bool exists, bool reads,
+                              bool status_fresh) {
   auto e = std::make_shared<entry>();
   e->info = info;
   e->exists = exists;
   e->reads = reads;
   if (status_fresh)
     e->next_hint.store(now_ns() + one_second_ns, std::memory_order_relaxed);
-  auto& s = shard_of(name);
-  entry_ptr old;  // released outside the lock
-  std::lock_guard<std::mutex> lock(s.mu);
-  auto& slot = s.vols[name];
-  old = std::move(slot);
-  slot = std::move(e);
+  // The old entry is released here, by whoever held it last, never under a lock.
+  std::atomic_store_explicit(&current_, entry_ptr{std::move(e)}, std::memory_order_release);
 }
 
 void read_view::withdraw(const std::string& name) {
   auto& s = shard_of(name);
-  entry_ptr old;
+  slot_ptr old;  // released outside the lock
   std::lock_guard<std::mutex> lock(s.mu);
   auto i = s.vols.find(name);
   if (i != s.vols.end()) {

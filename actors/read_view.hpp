@@ -14,10 +14,12 @@
 // still sees one instant (a change that started before may show or not, as any operation
 // running at the same time).
 //
-// Sharded by name, each shard behind its own mutex held only to look up or swap one pointer:
-// a reader never waits for a VOLUME, and VOLUMEs of different shards never meet.
+// Sharded by name, each shard behind its own mutex held only to look up one slot; a slot's
+// entry is swapped atomically: a reader never waits for a VOLUME, and VOLUMEs never meet.
 
 #include "core/types.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include <array>
 #include <atomic>
@@ -26,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace actorvol {
 
@@ -42,13 +45,30 @@ public:
   };
   using entry_ptr = std::shared_ptr<const entry>;
 
+  /// Where one volume's entry is published. The REGISTRY opens it when it takes the name on
+  /// and keeps it (List reads it without a lookup); the volume's VOLUME publishes into it. A
+  /// withdrawn slot is no longer found by name, so a late publish into it is never seen.
+  class slot {
+  public:
+    /// The latest entry, or nullptr (nothing published yet: ask the actors).
+    entry_ptr load() const {
+      return std::atomic_load_explicit(&current_, std::memory_order_acquire);
+    }
+
+    /// Publishes the volume's state; `status_fresh`: the backend's status was just read (no
+    /// refresh for a second).
+    void publish(const volume_info& info, bool exists, bool reads, bool status_fresh);
+
+  private:
+    entry_ptr current_;
+  };
+  using slot_ptr = std::shared_ptr<slot>;
+
+  /// The slot of `name`, made (empty) if there is none.
+  slot_ptr open(const std::string& name);
+
   /// The description of `name`, or nullptr (ask the actors).
   entry_ptr find(const std::string& name) const;
-
-  /// Publishes `name`'s state; `status_fresh`: the backend's status was just read (no
-  /// refresh for a second).
-  void publish(const std::string& name, const volume_info& info, bool exists, bool reads,
-               bool status_fresh);
 
   /// Takes `name` out (the REGISTRY forgot it).
   void withdraw(const std::string& name);
@@ -60,7 +80,7 @@ public:
 private:
   struct shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, entry_ptr> vols;
+    std::unordered_map<std::string, slot_ptr> vols;
   };
   shard& shard_of(const std::string& name) const;
 
@@ -69,4 +89,10 @@ private:
 
 using ViewPtr = std::shared_ptr<read_view>;
 
+/// What List answers: the published entries of the volumes that exist, in name order (the
+/// entries themselves, not copies: the I/O thread renders them).
+using view_listing = std::vector<read_view::entry_ptr>;
+
 } // namespace actorvol
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::view_listing)

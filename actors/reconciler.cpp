@@ -20,12 +20,13 @@ void warn(const caf::error& err) {
 void drop_unreferenced(self_ptr self, std::set<std::string> referenced) {
   self->request(self->state.registry, caf::infinite, atom::list::value)
     .then(
-      [self, referenced](volume_infos& infos) {
+      [self, referenced](view_listing& listed) {
         auto now = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
         auto before = now - self->state.opts.grace.count();
-        for (auto& info : infos) {
+        for (auto& e : listed) {
+          auto& info = e->info;
           if (info.mounts == 0 || referenced.count(info.name) > 0)
             continue;
           auto name = info.name;

@@ -16,6 +16,9 @@ using entry = registry_state::entry;
 entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin) {
   auto& st = self->state;
   auto& e = st.volumes[name];
+  if (!e.slot)
+    e.slot = st.deps.view->open(name);
+  origin.slot = e.slot;
   e.actor = self->spawn(volume, name, st.deps, std::move(origin));
   e.sent = 0;
   self->monitor(e.actor);
@@ -53,9 +56,10 @@ caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, b
 // no such volume here, not created yet, removed, or re-attaching at start; its VOLUME
 // answers.
 read_view::entry_ptr readable(self_ptr self, const std::string& name) {
-  if (self->state.volumes.count(name) == 0)
+  auto i = self->state.volumes.find(name);
+  if (i == self->state.volumes.end() || !i->second.slot)
     return nullptr;
-  auto v = self->state.deps.view->find(name);
+  auto v = i->second.slot->load();
   return v && v->exists && v->reads ? v : nullptr;
 }
 
@@ -114,7 +118,8 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
   // Listed from now on; Get and Path answered from here only for a sleeping volume (the
   // VOLUME of any other answers them itself until it publishes). Published before the
   // VOLUME exists, so that nothing it publishes is overwritten.
-  st.deps.view->publish(r.name, e.last.info, true, sleeps, false);
+  e.slot = st.deps.view->open(r.name);
+  e.slot->publish(e.last.info, true, sleeps, false);
   if (sleeps) {
     e.last.idle_record = r;
     return;
@@ -123,6 +128,7 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
   if (problem.empty())
     origin.record = r;
   origin.problem = problem;
+  origin.slot = e.slot;
   if (origin.record)
     e.actor = self->spawn(volume, r.name, st.deps, std::move(origin));
   else
@@ -191,14 +197,14 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
         return v->info.mountpoint;
       return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
-    [self](atom::list) -> volume_infos {
-      // From the view, like Get: List sees each change when Get does.
-      auto& view = *self->state.deps.view;
-      volume_infos result;
+    [self](atom::list) -> view_listing {
+      // From the view, like Get: List sees each change when Get does. Only pointers are
+      // copied here; the I/O thread renders them.
+      view_listing result;
       result.reserve(self->state.volumes.size());
       for (auto& [name, e] : self->state.volumes)
-        if (auto v = view.find(name); v && v->exists)
-          result.push_back(v->info);
+        if (auto v = e.slot ? e.slot->load() : nullptr; v && v->exists)
+          result.push_back(std::move(v));
       return result;
     },
     [self](atom::drop, std::string& name, int64_t before) {

@@ -24,6 +24,7 @@ struct registry_state {
     volume_actor actor;    // its VOLUME; none while the volume sleeps (idle, only a record)
     uint64_t sent = 0;     // requests delegated to the VOLUME
     volume_summary last;   // its latest summary (the record of a sleeping volume in it)
+    read_view::slot_ptr slot;  // where the volume is published (List reads it)
   };
   std::map<std::string, entry> volumes;  // sorted, so List comes out sorted by name
   volume_deps deps;                      // handed to every VOLUME spawned

@@ -314,6 +314,7 @@ void init(self_ptr self, std::string volume_name, volume_deps deps, volume_origi
   st.deps = std::move(deps);
   st.record.name = std::move(volume_name);
   st.problem = std::move(origin.problem);
+  st.slot = std::move(origin.slot);
   if (origin.record) {
     st.record = std::move(*origin.record);
     st.exists = true;

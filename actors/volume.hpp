@@ -70,6 +70,7 @@ struct volume_state {
   }
 
   volume_deps deps;
+  read_view::slot_ptr slot;  // where this volume is published
   static inline const char* name = "volume";
 };
 
@@ -84,6 +85,8 @@ struct volume_origin {
   /// backend's status is `status`, as last read (a refresh reads it again).
   bool woken = false;
   std::map<std::string, std::string> status;
+  /// Where it publishes what Get, Path and List answer (the REGISTRY keeps the same slot).
+  read_view::slot_ptr slot;
 };
 
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,

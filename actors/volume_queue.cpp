@@ -35,9 +35,8 @@ void publish(self_ptr self, bool counted) {
   // The view is where Get, Path and List see the change (the moment it takes effect for
   // them); the REGISTRY's summary is for retiring VOLUMEs. While re-attaching its uses at
   // start, the VOLUME answers Get and Path itself.
-  st.deps.view->publish(st.record.name, s.info, s.exists, st.exists && !st.recovering,
-                        std::chrono::steady_clock::now() - st.status_read_at
-                          < std::chrono::seconds(1));
+  st.slot->publish(s.info, s.exists, st.exists && !st.recovering,
+                   std::chrono::steady_clock::now() - st.status_read_at < std::chrono::seconds(1));
   self->send(st.deps.registry, atom::summary::value, std::move(s));
 }
 

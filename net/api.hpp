@@ -3,6 +3,7 @@
 // The protocol's requests and replies as net/ hands them to the NET actor and gets them back:
 // plain values, decoded from and rendered to JSON by net/protocol.
 
+#include "actors/read_view.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
 
@@ -46,7 +47,7 @@ struct api_reply {
   caf::error error;
   std::string mountpoint;
   volume_info volume;
-  volume_infos volumes;
+  view_listing volumes;  // List's, as published (rendered on the I/O thread)
   std::string scope;
 };
 

@@ -57,7 +57,7 @@ void handle(net_actor::pointer self, const registry_actor& registry, const std::
     case endpoint::list:
       forward(
         self, registry, limit, respond,
-        +[](api_reply& r, volume_infos& infos) { r.volumes = std::move(infos); },
+        +[](api_reply& r, view_listing& listed) { r.volumes = std::move(listed); },
         atom::list::value);
       return;
     case endpoint::mount:

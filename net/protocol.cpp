@@ -30,21 +30,89 @@ caf::error read_string(const json& j, const char* key, std::string& out) {
   return caf::none;
 }
 
-json info_json(const volume_info& info, bool with_status) {
+json info_json(const volume_info& info) {
   json v;
   v["Name"] = info.name;
   if (!info.mountpoint.empty())
     v["Mountpoint"] = info.mountpoint;
   if (!info.created_at.empty())
     v["CreatedAt"] = info.created_at;
-  if (with_status) {
-    json status = json::object();
-    for (auto& [k, val] : info.status)
-      status[k] = val;
-    status["Mounts"] = info.mounts;
-    v["Status"] = std::move(status);
-  }
+  json status = json::object();
+  for (auto& [k, val] : info.status)
+    status[k] = val;
+  status["Mounts"] = info.mounts;
+  v["Status"] = std::move(status);
   return v;
+}
+
+// Appends `text` as a JSON string. Plain ASCII (what names, timestamps and paths nearly
+// always are) is copied as it is; other ASCII is escaped here; text with any other byte goes
+// through the JSON library (which replaces invalid UTF-8), so the two never differ.
+void append_string(std::string& out, const std::string& text) {
+  bool plain = true;
+  for (unsigned char c : text) {
+    if (c >= 0x80) {
+      out += dump(json(text));
+      return;
+    }
+    plain = plain && c >= 0x20 && c != '"' && c != '\\';
+  }
+  out += '"';
+  if (plain) {
+    out += text;
+    out += '"';
+    return;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 0xf];
+          out += hex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// List's answer, rendered by hand: at 100,000 volumes a tree of JSON values would cost more
+// than everything else a List does. The same text the JSON library makes (keys in order).
+std::string render_list(const view_listing& listed) {
+  std::string out;
+  out.reserve(32 + listed.size() * 96);
+  out += "{\"Err\":\"\",\"Volumes\":[";
+  bool first = true;
+  for (auto& e : listed) {
+    auto& info = e->info;
+    out += first ? "{" : ",{";
+    first = false;
+    if (!info.created_at.empty()) {
+      out += "\"CreatedAt\":";
+      append_string(out, info.created_at);
+      out += ',';
+    }
+    if (!info.mountpoint.empty()) {
+      out += "\"Mountpoint\":";
+      append_string(out, info.mountpoint);
+      out += ',';
+    }
+    out += "\"Name\":";
+    append_string(out, info.name);
+    out += '}';
+  }
+  out += "]}";
+  return out;
 }
 
 } // namespace
@@ -132,14 +200,10 @@ answer render_reply(endpoint ep, const api_reply& reply) {
       j["Capabilities"] = {{"Scope", reply.scope}};
       return {200, dump(j)};
     case endpoint::get:
-      j["Volume"] = info_json(reply.volume, true);
+      j["Volume"] = info_json(reply.volume);
       break;
-    case endpoint::list: {
-      j["Volumes"] = json::array();
-      for (auto& info : reply.volumes)
-        j["Volumes"].push_back(info_json(info, false));
-      break;
-    }
+    case endpoint::list:
+      return {200, render_list(reply.volumes)};
     case endpoint::mount:
     case endpoint::path:
       j["Mountpoint"] = reply.mountpoint;

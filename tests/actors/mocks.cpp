@@ -168,11 +168,11 @@ auto get_reply(client_impl* self, world* w, size_t i) {
 }
 
 auto list_reply(client_impl* self, world* w, size_t i) {
-  return [self, w, i](volume_infos& infos) {
+  return [self, w, i](view_listing& listed) {
     auto& op = w->end_op(i);
-    for (auto& info : infos) {
-      op.listed.push_back(info.name);
-      op.listed_mounts.push_back(static_cast<int64_t>(info.mounts));
+    for (auto& e : listed) {
+      op.listed.push_back(e->info.name);
+      op.listed_mounts.push_back(static_cast<int64_t>(e->info.mounts));
     }
     done(self);
   };

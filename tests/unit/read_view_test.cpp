@@ -24,27 +24,34 @@ volume_info info_of(const std::string& name, uint64_t mounts) {
 TEST(ReadView, PublishFindWithdraw) {
   read_view view;
   EXPECT_EQ(view.find("v"), nullptr);
-  view.publish("v", info_of("v", 1), true, true, false);
+  auto slot = view.open("v");
+  EXPECT_EQ(view.find("v"), nullptr) << "an open slot with nothing published: ask the actors";
+  EXPECT_EQ(view.open("v"), slot) << "one slot per name";
+  slot->publish(info_of("v", 1), true, true, false);
   auto e = view.find("v");
   ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e, slot->load());
   EXPECT_EQ(e->info.mountpoint, "/mnt/v");
   EXPECT_TRUE(e->exists && e->reads);
-  view.publish("v", info_of("v", 0), false, true, false);
+  slot->publish(info_of("v", 0), false, true, false);
   EXPECT_FALSE(view.find("v")->exists) << "a removal is published, not dropped";
   EXPECT_EQ(e->info.mounts, 1u) << "a reader keeps what it found";
   view.withdraw("v");
   EXPECT_EQ(view.find("v"), nullptr);
+  slot->publish(info_of("v", 2), true, true, false);
+  EXPECT_EQ(view.find("v"), nullptr) << "a late publish into a withdrawn slot is never seen";
+  EXPECT_NE(view.open("v"), slot) << "the name taken on again gets a new slot";
 }
 
 // At most one status refresh a second per volume, however many Gets; none in the second
 // after a change that read the status.
 TEST(ReadView, HintsAreClaimedOnceASecond) {
   read_view view;
-  view.publish("v", info_of("v", 0), true, true, false);
+  view.open("v")->publish(info_of("v", 0), true, true, false);
   auto e = view.find("v");
   EXPECT_TRUE(read_view::claim_hint(*e));
   EXPECT_FALSE(read_view::claim_hint(*e));
-  view.publish("w", info_of("w", 0), true, true, true);
+  view.open("w")->publish(info_of("w", 0), true, true, true);
   EXPECT_FALSE(read_view::claim_hint(*view.find("w"))) << "the status was just read";
 }
 
@@ -56,7 +63,7 @@ TEST(ReadView, ConcurrentReadersSeeWholeEntries) {
     threads.emplace_back([&view, w] {
       for (uint64_t i = 0; i < 20000; ++i) {
         auto name = "v" + std::to_string((i + w) % 50);
-        view.publish(name, info_of(name, i % 3), true, true, false);
+        view.open(name)->publish(info_of(name, i % 3), true, true, false);
       }
     });
   std::atomic<int> bad{0};

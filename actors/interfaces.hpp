@@ -93,13 +93,21 @@ using volume_actor = caf::typed_actor<
   // Drops the uses recorded before this unix time (reconcile with Docker); replies with
   // the IDs dropped.
   caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>,
-  // (From itself) the deadline of its request number N has passed: a queued request
+  // (From the deadline relay) the deadline of its request number N has passed: a queued request
   // fails, a running one is abandoned (its job rolls back instead of committing).
   caf::reacts_to<atom::timeout, uint64_t>,
   // (From the REGISTRY, which answered a Get from the summary) reads the backend's status
   // again in the background when the last read is over a second old; no answer, but a
   // summary that counts it as handled.
   caf::reacts_to<atom::refresh>>;
+
+/// Hands VOLUMEs their deadlines without keeping them alive: the timer holds a message to
+/// the relay naming the VOLUME by its address only, so a VOLUME retired before its deadline
+/// is freed at once instead of when the deadline passes (minutes later).
+using deadline_relay = caf::typed_actor<
+  // (Delayed, from a VOLUME) the deadline of its request number N has passed: tells the
+  // VOLUME at this address, if it still runs; nothing otherwise.
+  caf::reacts_to<atom::timeout, caf::actor_addr, uint64_t>>;
 
 /// The REGISTRY: owns the name -> VOLUME map, spawns and monitors VOLUMEs, never waits.
 using registry_actor = caf::typed_actor<

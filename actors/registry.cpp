@@ -168,6 +168,8 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
   self->state.deps = std::move(deps);
   if (!self->state.deps.view)
     self->state.deps.view = std::make_shared<read_view>();
+  if (!self->state.deps.relay)
+    self->state.deps.relay = self->spawn<caf::linked>(deadline_relay_behavior);
   self->state.deps.registry = caf::actor_cast<summary_sink>(self);
   self->set_down_handler([self](caf::down_msg& dm) { forget(self, dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) { stop_all(self, msg); });

@@ -20,6 +20,15 @@ std::string rfc3339_now() {
   return buf;
 }
 
+deadline_relay::behavior_type deadline_relay_behavior(deadline_relay::pointer) {
+  return {
+    [](atom::timeout, const caf::actor_addr& addr, uint64_t seq) {
+      if (auto v = caf::actor_cast<volume_actor>(caf::actor_cast<caf::strong_actor_ptr>(addr)))
+        caf::anon_send(v, atom::timeout::value, seq);
+    },
+  };
+}
+
 namespace {
 
 using namespace volume_queue;
@@ -189,7 +198,7 @@ caf::result<T> read(self_ptr self, std::function<caf::expected<T>()> now) {
     else
       deliver_now();               // its deadline: answer from what is known
   };
-  self->delayed_send(self, st.deps.limits.short_ops, atom::timeout::value, seq);
+  arm_deadline(self, st.deps.limits.short_ops, seq);
   st.queue.push_back({seq, false, [self, seq, deliver_now]() mutable {
                         if (self->state.unanswered.erase(seq) > 0) {
                           publish(self);

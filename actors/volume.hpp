@@ -36,6 +36,7 @@ struct volume_deps {
   jobs::vault vault;      // quarantine (empty root: none)
   deadlines limits;
   ViewPtr view;           // where Get, Path and List are read (the REGISTRY makes one if none)
+  deadline_relay relay;   // tells of passed deadlines (the REGISTRY makes one if none)
 };
 
 struct volume_state {
@@ -92,6 +93,9 @@ struct volume_origin {
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    std::string volume_name, volume_deps deps,
                                    volume_origin origin);
+
+/// The deadline relay: forwards a passed deadline to its VOLUME if that still runs.
+deadline_relay::behavior_type deadline_relay_behavior(deadline_relay::pointer self);
 
 /// The current time as RFC 3339 (UTC), as Docker prints CreatedAt.
 std::string rfc3339_now();

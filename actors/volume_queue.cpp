@@ -107,4 +107,9 @@ void internal(self_ptr self, work_fn work, done_fn done) {
   dispatch(self);
 }
 
+void arm_deadline(self_ptr self, std::chrono::milliseconds limit, uint64_t seq) {
+  self->delayed_send(self->state.deps.relay, limit, atom::timeout::value, self->address(),
+                     seq);
+}
+
 } // namespace actorvol::volume_queue

@@ -1,7 +1,8 @@
 #pragma once
 
 // How a VOLUME serializes its changes: one job at a time, later changes waiting in its own
-// queue, each client request with a deadline (a delayed atom::timeout to the VOLUME) and
+// queue, each client request with a deadline (a delayed atom::timeout, through the deadline
+// relay) and
 // answered exactly once. The VOLUME's behaviour (actors/volume.cpp) says what each change
 // does; this says when it runs and how it is answered.
 
@@ -37,6 +38,9 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
 /// Queues a change of the VOLUME's own (no client, no deadline).
 void internal(self_ptr self, work_fn work, done_fn done);
 
+/// Has atom::timeout with `seq` sent to this VOLUME after `limit` (if it still runs then).
+void arm_deadline(self_ptr self, std::chrono::milliseconds limit, uint64_t seq);
+
 // Admits a request: arms its deadline and queues `start`. Returns the promise to answer.
 template <class T, class Start>
 typename caf::typed_response_promise<T> admit(self_ptr self, std::chrono::milliseconds limit,
@@ -59,7 +63,7 @@ typename caf::typed_response_promise<T> admit(self_ptr self, std::chrono::millis
       detail += " (the backend did not answer; the change is rolled back if it completes)";
     rp.deliver(make_error(ec::timed_out, st.record.name, detail));
   };
-  self->delayed_send(self, limit, atom::timeout::value, seq);
+  arm_deadline(self, limit, seq);
   st.queue.push_back({seq, true, [seq, rp, start]() mutable { start(seq, rp); }});
   dispatch(self);
   return rp;

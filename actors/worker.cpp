@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace actorvol {
 
 worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
@@ -34,6 +36,26 @@ worker_actor grow(pool_ptr self) {
   return self->spawn<caf::detached + caf::linked>(blocking_worker);
 }
 
+// Ends the workers above the warm count that stayed idle through the last period (2 s):
+// the busiest moment of that period did not need them.
+void trim(pool_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.trimmed < std::chrono::seconds(2))
+    return;
+  auto surplus = std::min(st.least_idle, st.idle.size());
+  surplus = surplus > st.warm ? surplus - st.warm : 0;
+  for (; surplus > 0; --surplus) {
+    auto w = st.idle.back();
+    st.idle.pop_back();
+    --st.total;
+    self->unlink_from(w);
+    self->send_exit(w, caf::exit_reason::user_shutdown);
+  }
+  st.trimmed = now;
+  st.least_idle = st.idle.size();
+}
+
 void dispatch(pool_ptr self) {
   auto& st = self->state;
   while (!st.queue.empty()) {
@@ -43,19 +65,14 @@ void dispatch(pool_ptr self) {
       return;  // every one of `max` workers is busy: the job waits for the first free
     auto w = st.idle.back();
     st.idle.pop_back();
+    st.least_idle = std::min(st.least_idle, st.idle.size());
     auto p = std::move(st.queue.front());
     st.queue.pop_front();
     auto done = [self, w, promise = p.promise](job_result r) mutable {
       promise.deliver(std::move(r));
-      auto& st = self->state;
-      if (st.queue.empty() && st.idle.size() >= st.warm) {
-        --st.total;
-        self->unlink_from(w);
-        self->send_exit(w, caf::exit_reason::user_shutdown);
-      } else {
-        st.idle.push_back(w);
-      }
+      self->state.idle.push_back(w);
       dispatch(self);
+      trim(self);
     };
     self->request(w, caf::infinite, atom::run::value, std::move(p.work))
       .then([done](job_result& r) mutable { done(std::move(r)); },
@@ -75,6 +92,8 @@ worker_actor::behavior_type worker_pool(pool_ptr self, size_t warm, size_t max) 
   st.max = std::max(max, st.warm);
   for (size_t i = 0; i < st.warm; ++i)
     st.idle.push_back(grow(self));
+  st.least_idle = st.idle.size();
+  st.trimmed = std::chrono::steady_clock::now();
   return {
     [self](atom::run, job& j) -> caf::typed_response_promise<job_result> {
       auto rp = self->make_response_promise<job_result>();

@@ -3,12 +3,15 @@
 // The blocking WORKER pool: detached workers (each its own thread) behind one dispatcher
 // with the WORKER interface. It is elastic: a job that finds no idle worker gets a new one,
 // up to a high bound, so a slow attach on one volume never makes another volume's job wait
-// for a thread. Workers beyond the warm count end when they fall idle.
+// for a thread. Workers beyond the warm count end once they have not been needed for a
+// while (checked as jobs finish): a steady load keeps its threads instead of making and
+// ending one per job.
 
 #include "actors/interfaces.hpp"
 
 #include <caf/actor_system.hpp>
 
+#include <chrono>
 #include <deque>
 #include <vector>
 
@@ -24,6 +27,8 @@ struct worker_pool_state {
   size_t warm = 0;            // idle workers kept
   size_t max = 0;             // workers at most
   size_t total = 0;           // workers alive
+  size_t least_idle = 0;      // the fewest idle workers since `trimmed` (never all needed)
+  std::chrono::steady_clock::time_point trimmed;  // when surplus workers were last ended
   static inline const char* name = "worker-pool";
 };
 

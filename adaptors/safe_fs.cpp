@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -182,26 +183,34 @@ namespace {
 // Walks `path` from "/" (or the working directory) one component at a time, never following
 // a symlink; with `make`, missing directories are made on the way. Returns the directory's
 // descriptor, or -1 with errno set (ENOTDIR: a symlink or a file is in the way).
-int walk(const fs::path& path, bool make) {
-  int fd = ::open(path.is_absolute() ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  for (auto& part : path.relative_path()) {
+// Opens directory `path` in one call, refusing a symlink anywhere on the way (as the walk
+// below does component by component). -1 with errno; ENOSYS where the kernel has no openat2.
+int open_whole(const fs::path& path) {
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof(how)));
+}
+
+// Opens `from`, then each component of `rest` below it without following a symlink
+// (creating missing ones with `make`); takes over `fd`.
+int walk_from(int fd, const fs::path& rest, bool make) {
+  for (auto& part : rest) {
     if (fd < 0)
       return -1;
     auto name = part.string();
     if (name.empty() || name == ".")
       continue;
-    if (name == "..") {
-      ::close(fd);
-      errno = EINVAL;
-      return -1;
-    }
-    if (make && ::mkdirat(fd, name.c_str(), 0777) != 0 && errno != EEXIST) {
-      int e = errno;
-      ::close(fd);
-      errno = e;
-      return -1;
-    }
     int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && make) {
+      if (::mkdirat(fd, name.c_str(), 0777) != 0 && errno != EEXIST) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
+      }
+      next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
     int e = errno;
     ::close(fd);
     if (next < 0) {
@@ -211,6 +220,42 @@ int walk(const fs::path& path, bool make) {
     fd = next;
   }
   return fd;
+}
+
+// Opens directory `path` (with `make`, creating what is missing) without following a
+// symlink anywhere on it; ".." is refused. The deepest existing directory is opened in one
+// call where the kernel can; the rest is walked (and made) one component at a time.
+int walk(const fs::path& path, bool make) {
+  for (auto& part : path)
+    if (part == "..") {
+      errno = EINVAL;
+      return -1;
+    }
+  auto start = path.is_absolute() ? fs::path("/") : fs::path(".");
+  auto rest = path.relative_path();
+  std::vector<fs::path> parts(rest.begin(), rest.end());
+  // Try the whole path, then (only to make what is missing) each shorter prefix.
+  for (size_t keep = parts.size(); keep > 0; --keep) {
+    auto prefix = start;
+    for (size_t i = 0; i < keep; ++i)
+      prefix /= parts[i];
+    int fd = open_whole(prefix);
+    if (fd >= 0) {
+      fs::path tail;
+      for (size_t i = keep; i < parts.size(); ++i)
+        tail /= parts[i];
+      return walk_from(fd, tail, make);
+    }
+    if (errno == ELOOP) {
+      errno = ENOTDIR;
+      return -1;
+    }
+    if (errno == ENOENT && !make)
+      return -1;
+    if (errno != ENOENT)
+      break;  // ENOSYS, EACCES and the like: walk it all (the walk says where it fails)
+  }
+  return walk_from(::open(start.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC), rest, make);
 }
 
 } // namespace

@@ -22,11 +22,10 @@
 
 namespace actorvol {
 
-/// What a VOLUME tells the REGISTRY before each answer it gives (and after each change of
-/// its own), so that the REGISTRY can answer List, Get and Path without asking (and waiting
-/// for) any VOLUME: a client that heard an answer finds the REGISTRY knowing of it.
+/// What a VOLUME tells the REGISTRY after each answer it gives (and after each change of its
+/// own), for the retire handshake. (What Get and List answer it publishes to the read view.)
 struct volume_summary {
-  volume_info info;      // what Get answers
+  std::string name;
   bool exists = false;
   uint64_t handled = 0;  // requests this VOLUME has handled so far
   bool busy = false;     // a job is in flight (perhaps an abandoned one)
@@ -37,7 +36,7 @@ struct volume_summary {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_summary& x) {
-  return f(caf::meta::type_name("volume_summary"), x.info, x.exists, x.handled, x.busy,
+  return f(caf::meta::type_name("volume_summary"), x.name, x.exists, x.handled, x.busy,
            x.idle_record);
 }
 
@@ -93,21 +92,14 @@ using volume_actor = caf::typed_actor<
   // Drops the uses recorded before this unix time (reconcile with Docker); replies with
   // the IDs dropped.
   caf::replies_to<atom::drop, int64_t>::with<std::vector<std::string>>,
-  // (From the deadline relay) the deadline of its request number N has passed: a queued request
-  // fails, a running one is abandoned (its job rolls back instead of committing).
-  caf::reacts_to<atom::timeout, uint64_t>,
+  // (From itself, at most a second apart while a request is unanswered) fails the requests
+  // whose deadline has passed: a queued one fails, a running one is abandoned (its job
+  // rolls back instead of committing).
+  caf::reacts_to<atom::timeout>,
   // (From the REGISTRY, which answered a Get from the summary) reads the backend's status
   // again in the background when the last read is over a second old; no answer, but a
   // summary that counts it as handled.
   caf::reacts_to<atom::refresh>>;
-
-/// Hands VOLUMEs their deadlines without keeping them alive: the timer holds a message to
-/// the relay naming the VOLUME by its address only, so a VOLUME retired before its deadline
-/// is freed at once instead of when the deadline passes (minutes later).
-using deadline_relay = caf::typed_actor<
-  // (Delayed, from a VOLUME) the deadline of its request number N has passed: tells the
-  // VOLUME at this address, if it still runs; nothing otherwise.
-  caf::reacts_to<atom::timeout, caf::actor_addr, uint64_t>>;
 
 /// The REGISTRY: owns the name -> VOLUME map, spawns and monitors VOLUMEs, never waits.
 using registry_actor = caf::typed_actor<

@@ -34,16 +34,18 @@ read_view::entry_ptr read_view::find(const std::string& name) const {
   return i == s.vols.end() ? nullptr : i->second->load();
 }
 
-void read_view::slot::publish(const volume_info& info, bool exists, bool reads,
-                              bool status_fresh) {
+void read_view::publish(slot& into, const volume_info& info, bool exists, bool reads,
+                        bool status_fresh) {
   auto e = std::make_shared<entry>();
   e->info = info;
   e->exists = exists;
   e->reads = reads;
   if (status_fresh)
     e->next_hint.store(now_ns() + one_second_ns, std::memory_order_relaxed);
-  // The old entry is released here, by whoever held it last, never under a lock.
-  std::atomic_store_explicit(&current_, entry_ptr{std::move(e)}, std::memory_order_release);
+  entry_ptr old;  // released outside the lock (by whoever holds it last)
+  std::shared_lock<std::shared_mutex> lock(gate_);
+  old = std::atomic_exchange_explicit(&into.current_, entry_ptr{std::move(e)},
+                                      std::memory_order_acq_rel);
 }
 
 void read_view::withdraw(const std::string& name) {

@@ -9,10 +9,10 @@
 // here, or whose VOLUME answers for itself for now (re-attaching its uses at start), is asked
 // through the actors.
 //
-// List stays with the REGISTRY: every change is delegated by it, one message at a time, so
-// no change can start while it builds a List, and a List that reads the entries one by one
-// still sees one instant (a change that started before may show or not, as any operation
-// running at the same time).
+// List stays with the REGISTRY, which reads every slot while the view is held still: a
+// publish waits for that (VOLUMEs run on several threads, and a List that read slot after
+// slot while they published could show a later volume without an earlier one that a Get
+// had already seen). A Get reads one slot and never waits.
 //
 // Sharded by name, each shard behind its own mutex held only to look up one slot; a slot's
 // entry is swapped atomically: a reader never waits for a VOLUME, and VOLUMEs never meet.
@@ -26,6 +26,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,17 +56,24 @@ public:
       return std::atomic_load_explicit(&current_, std::memory_order_acquire);
     }
 
-    /// Publishes the volume's state; `status_fresh`: the backend's status was just read (no
-    /// refresh for a second).
-    void publish(const volume_info& info, bool exists, bool reads, bool status_fresh);
-
   private:
+    friend class read_view;
     entry_ptr current_;
   };
   using slot_ptr = std::shared_ptr<slot>;
 
   /// The slot of `name`, made (empty) if there is none.
   slot_ptr open(const std::string& name);
+
+  /// Publishes a volume's state into its slot; `status_fresh`: the backend's status was just
+  /// read (no refresh for a second). Waits while a List holds the view still.
+  void publish(slot& into, const volume_info& info, bool exists, bool reads,
+               bool status_fresh);
+
+  /// Holds every publish off while the caller reads slots (List: one instant for all).
+  std::unique_lock<std::shared_mutex> hold_still() const {
+    return std::unique_lock<std::shared_mutex>(gate_);
+  }
 
   /// The description of `name`, or nullptr (ask the actors).
   entry_ptr find(const std::string& name) const;
@@ -85,6 +93,7 @@ private:
   shard& shard_of(const std::string& name) const;
 
   mutable std::array<shard, 64> shards_;
+  mutable std::shared_mutex gate_;  // publishes share it; a List holds it alone
 };
 
 using ViewPtr = std::shared_ptr<read_view>;

@@ -22,13 +22,15 @@ entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin
   e.actor = self->spawn(volume, name, st.deps, std::move(origin));
   e.sent = 0;
   self->monitor(e.actor);
-  e.last.info.name = name;
+  e.last.name = name;
   return e;
 }
 
 // The VOLUME of a sleeping volume, woken from the record the REGISTRY kept.
 void wake(self_ptr self, const std::string& name, entry& e) {
-  volume_origin origin{std::move(*e.last.idle_record), {}, true, e.last.info.status};
+  auto published = e.slot ? e.slot->load() : nullptr;
+  volume_origin origin{std::move(*e.last.idle_record), {}, true,
+                       published ? published->info.status : volume_info{}.status};
   e.last.idle_record = caf::none;
   spawn_volume(self, name, std::move(origin));
 }
@@ -111,15 +113,17 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
   auto& st = self->state;
   auto& e = st.volumes[r.name];
   e.last.exists = true;
-  e.last.info.name = r.name;
-  e.last.info.created_at = r.created_at;
-  e.last.info.mounts = r.total_uses();
+  e.last.name = r.name;
+  volume_info info;
+  info.name = r.name;
+  info.created_at = r.created_at;
+  info.mounts = r.total_uses();
   bool sleeps = problem.empty() && r.total_uses() == 0;
   // Listed from now on; Get and Path answered from here only for a sleeping volume (the
   // VOLUME of any other answers them itself until it publishes). Published before the
   // VOLUME exists, so that nothing it publishes is overwritten.
   e.slot = st.deps.view->open(r.name);
-  e.slot->publish(e.last.info, true, sleeps, false);
+  st.deps.view->publish(*e.slot, info, true, sleeps, false);
   if (sleeps) {
     e.last.idle_record = r;
     return;
@@ -140,7 +144,7 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
 // no request is on its way to it and no job of its runs.
 void take_summary(self_ptr self, volume_summary& s) {
   auto& vols = self->state.volumes;
-  auto i = vols.find(s.info.name);
+  auto i = vols.find(s.name);
   if (i == vols.end()
       || caf::actor_cast<caf::actor_addr>(self->current_sender()) != i->second.actor.address())
     return;
@@ -168,8 +172,6 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
   self->state.deps = std::move(deps);
   if (!self->state.deps.view)
     self->state.deps.view = std::make_shared<read_view>();
-  if (!self->state.deps.relay)
-    self->state.deps.relay = self->spawn<caf::linked>(deadline_relay_behavior);
   self->state.deps.registry = caf::actor_cast<summary_sink>(self);
   self->set_down_handler([self](caf::down_msg& dm) { forget(self, dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) { stop_all(self, msg); });
@@ -200,10 +202,11 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       return count_and_delegate<std::string>(self, name, false, atom::path::value);
     },
     [self](atom::list) -> view_listing {
-      // From the view, like Get: List sees each change when Get does. Only pointers are
-      // copied here; the I/O thread renders them.
+      // From the view, like Get: List sees each change when Get does, all at one instant
+      // (no publish while it reads). Only pointers are copied; the I/O thread renders them.
       view_listing result;
       result.reserve(self->state.volumes.size());
+      auto still = self->state.deps.view->hold_still();
       for (auto& [name, e] : self->state.volumes)
         if (auto v = e.slot ? e.slot->load() : nullptr; v && v->exists)
           result.push_back(std::move(v));

@@ -8,6 +8,7 @@
 #include "actors/reconciler.hpp"
 #include "actors/store.hpp"
 #include "actors/volume.hpp"
+#include "actors/worker.hpp"
 #include "adaptors/catalog.hpp"
 
 #include <caf/actor_system.hpp>
@@ -62,7 +63,7 @@ public:
 private:
   caf::actor_system& sys_;
   system_options opts_;
-  worker_actor pool_;
+  worker_pool_actor pool_;
   registry_actor registry_;
   ViewPtr view_ = std::make_shared<read_view>();
   reconciler_actor reconciler_;

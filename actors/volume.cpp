@@ -20,15 +20,6 @@ std::string rfc3339_now() {
   return buf;
 }
 
-deadline_relay::behavior_type deadline_relay_behavior(deadline_relay::pointer) {
-  return {
-    [](atom::timeout, const caf::actor_addr& addr, uint64_t seq) {
-      if (auto v = caf::actor_cast<volume_actor>(caf::actor_cast<caf::strong_actor_ptr>(addr)))
-        caf::anon_send(v, atom::timeout::value, seq);
-    },
-  };
-}
-
 namespace {
 
 using namespace volume_queue;
@@ -397,7 +388,7 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
         },
         [dropped](volume_state&) { return *dropped; });
     },
-    [self](atom::timeout, uint64_t seq) { on_deadline(self, seq); },
+    [self](atom::timeout) { check_deadlines(self, on_deadline); },
     [self](atom::refresh) {
       refresh_if_stale(self);
       publish(self);  // counted: the REGISTRY retires no VOLUME with a hint on its way

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -36,7 +37,6 @@ struct volume_deps {
   jobs::vault vault;      // quarantine (empty root: none)
   deadlines limits;
   ViewPtr view;           // where Get, Path and List are read (the REGISTRY makes one if none)
-  deadline_relay relay;   // tells of passed deadlines (the REGISTRY makes one if none)
 };
 
 struct volume_state {
@@ -62,6 +62,11 @@ struct volume_state {
   jobs::ticket_ptr ticket;             // ... and its ticket
   std::deque<pending> queue;           // changes waiting for it
   std::unordered_map<uint64_t, std::function<void(caf::error)>> unanswered;
+  // When each unanswered request's deadline passes (checked by atom::timeout, which is
+  // pending while `checking`: at most a second ahead, so that a retired VOLUME is freed
+  // within a second instead of being held by a timer until a deadline minutes away).
+  std::map<uint64_t, std::chrono::steady_clock::time_point> due;
+  bool checking = false;
   bool dispatching = false;
   bool recovering = false;             // re-attaching recorded uses at start
 
@@ -93,9 +98,6 @@ struct volume_origin {
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    std::string volume_name, volume_deps deps,
                                    volume_origin origin);
-
-/// The deadline relay: forwards a passed deadline to its VOLUME if that still runs.
-deadline_relay::behavior_type deadline_relay_behavior(deadline_relay::pointer self);
 
 /// The current time as RFC 3339 (UTC), as Docker prints CreatedAt.
 std::string rfc3339_now();

@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <vector>
+
 namespace actorvol::volume_queue {
 
 volume_info info_of(const volume_state& st) {
@@ -26,7 +29,7 @@ void publish(self_ptr self, bool counted) {
   auto& st = self->state;
   if (counted)
     ++st.handled;
-  volume_summary s{info_of(st), st.exists, st.handled, st.busy(), caf::none};
+  volume_summary s{st.record.name, st.exists, st.handled, st.busy(), caf::none};
   bool idle = st.exists && !st.corrupt && !st.busy() && st.queue.empty()
               && st.unanswered.empty() && !st.attached && st.record.total_uses() == 0
               && st.problem.empty() && !st.recovering;
@@ -35,7 +38,7 @@ void publish(self_ptr self, bool counted) {
   // The view is where Get, Path and List see the change (the moment it takes effect for
   // them); the REGISTRY's summary is for retiring VOLUMEs. While re-attaching its uses at
   // start, the VOLUME answers Get and Path itself.
-  st.slot->publish(s.info, s.exists, st.exists && !st.recovering,
+  st.deps.view->publish(*st.slot, info_of(st), s.exists, st.exists && !st.recovering,
                    std::chrono::steady_clock::now() - st.status_read_at < std::chrono::seconds(1));
   self->send(st.deps.registry, atom::summary::value, std::move(s));
 }
@@ -107,9 +110,50 @@ void internal(self_ptr self, work_fn work, done_fn done) {
   dispatch(self);
 }
 
+namespace {
+
+// Schedules the next check of the deadlines unless one is pending: at the earliest deadline,
+// or in a second if that is later. The delayed message holds the VOLUME until it arrives, so
+// it is never minutes away.
+void schedule_check(self_ptr self) {
+  auto& st = self->state;
+  if (st.checking || st.due.empty())
+    return;
+  auto earliest = st.due.begin()->second;
+  for (auto& [seq, at] : st.due)
+    earliest = std::min(earliest, at);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+    earliest - std::chrono::steady_clock::now());
+  wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(1000));
+  st.checking = true;
+  self->delayed_send(self, wait, atom::timeout::value);
+}
+
+} // namespace
+
 void arm_deadline(self_ptr self, std::chrono::milliseconds limit, uint64_t seq) {
-  self->delayed_send(self->state.deps.relay, limit, atom::timeout::value, self->address(),
-                     seq);
+  self->state.due[seq] = std::chrono::steady_clock::now() + limit;
+  schedule_check(self);
+}
+
+void check_deadlines(self_ptr self, void (*expire)(self_ptr, uint64_t)) {
+  auto& st = self->state;
+  st.checking = false;
+  auto now = std::chrono::steady_clock::now();
+  std::vector<uint64_t> passed;
+  for (auto i = st.due.begin(); i != st.due.end();) {
+    if (st.unanswered.count(i->first) == 0) {
+      i = st.due.erase(i);  // answered in time
+    } else if (i->second <= now) {
+      passed.push_back(i->first);
+      i = st.due.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto seq : passed)  // in the order they were admitted
+    expire(self, seq);
+  schedule_check(self);
 }
 
 } // namespace actorvol::volume_queue

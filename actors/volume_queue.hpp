@@ -1,8 +1,8 @@
 #pragma once
 
 // How a VOLUME serializes its changes: one job at a time, later changes waiting in its own
-// queue, each client request with a deadline (a delayed atom::timeout, through the deadline
-// relay) and
+// queue, each client request with a deadline (checked by a delayed atom::timeout to the
+// VOLUME) and
 // answered exactly once. The VOLUME's behaviour (actors/volume.cpp) says what each change
 // does; this says when it runs and how it is answered.
 
@@ -38,8 +38,12 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
 /// Queues a change of the VOLUME's own (no client, no deadline).
 void internal(self_ptr self, work_fn work, done_fn done);
 
-/// Has atom::timeout with `seq` sent to this VOLUME after `limit` (if it still runs then).
+/// Request `seq` fails after `limit` unless answered by then (see check_deadlines).
 void arm_deadline(self_ptr self, std::chrono::milliseconds limit, uint64_t seq);
+
+/// Calls `expire(self, seq)` for each request whose deadline has passed, and checks again
+/// at the next deadline or in a second, whichever is sooner, while any request is unanswered.
+void check_deadlines(self_ptr self, void (*expire)(self_ptr, uint64_t));
 
 // Admits a request: arms its deadline and queues `start`. Returns the promise to answer.
 template <class T, class Start>

@@ -27,7 +27,7 @@ worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
 
 namespace {
 
-using pool_ptr = worker_actor::stateful_pointer<worker_pool_state>;
+using pool_ptr = worker_pool_actor::stateful_pointer<worker_pool_state>;
 
 worker_actor grow(pool_ptr self) {
   ++self->state.total;
@@ -36,13 +36,20 @@ worker_actor grow(pool_ptr self) {
   return self->spawn<caf::detached + caf::linked>(blocking_worker);
 }
 
-// Ends the workers above the warm count that stayed idle through the last period (2 s):
-// the busiest moment of that period did not need them.
+// Has the pool trim itself in 2 s, while it holds more than the warm count.
+void schedule_trim(pool_ptr self) {
+  auto& st = self->state;
+  if (st.trimming || st.total <= st.warm)
+    return;
+  st.trimming = true;
+  self->delayed_send(self, std::chrono::seconds(2), atom::timeout::value);
+}
+
+// Ends the workers above the warm count that stayed idle through the last period: the
+// busiest moment of that period did not need them.
 void trim(pool_ptr self) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  if (now - st.trimmed < std::chrono::seconds(2))
-    return;
+  st.trimming = false;
   auto surplus = std::min(st.least_idle, st.idle.size());
   surplus = surplus > st.warm ? surplus - st.warm : 0;
   for (; surplus > 0; --surplus) {
@@ -52,15 +59,17 @@ void trim(pool_ptr self) {
     self->unlink_from(w);
     self->send_exit(w, caf::exit_reason::user_shutdown);
   }
-  st.trimmed = now;
   st.least_idle = st.idle.size();
+  schedule_trim(self);
 }
 
 void dispatch(pool_ptr self) {
   auto& st = self->state;
   while (!st.queue.empty()) {
-    if (st.idle.empty() && st.total < st.max)
+    if (st.idle.empty() && st.total < st.max) {
       st.idle.push_back(grow(self));
+      schedule_trim(self);
+    }
     if (st.idle.empty())
       return;  // every one of `max` workers is busy: the job waits for the first free
     auto w = st.idle.back();
@@ -72,7 +81,6 @@ void dispatch(pool_ptr self) {
       promise.deliver(std::move(r));
       self->state.idle.push_back(w);
       dispatch(self);
-      trim(self);
     };
     self->request(w, caf::infinite, atom::run::value, std::move(p.work))
       .then([done](job_result& r) mutable { done(std::move(r)); },
@@ -86,14 +94,13 @@ void dispatch(pool_ptr self) {
 
 } // namespace
 
-worker_actor::behavior_type worker_pool(pool_ptr self, size_t warm, size_t max) {
+worker_pool_actor::behavior_type worker_pool(pool_ptr self, size_t warm, size_t max) {
   auto& st = self->state;
   st.warm = std::max<size_t>(warm, 1);
   st.max = std::max(max, st.warm);
   for (size_t i = 0; i < st.warm; ++i)
     st.idle.push_back(grow(self));
   st.least_idle = st.idle.size();
-  st.trimmed = std::chrono::steady_clock::now();
   return {
     [self](atom::run, job& j) -> caf::typed_response_promise<job_result> {
       auto rp = self->make_response_promise<job_result>();
@@ -101,6 +108,7 @@ worker_actor::behavior_type worker_pool(pool_ptr self, size_t warm, size_t max) 
       dispatch(self);
       return rp;
     },
+    [self](atom::timeout) { trim(self); },
   };
 }
 

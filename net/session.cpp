@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <array>
+
 namespace actorvol::net {
 
 namespace asio = boost::asio;
@@ -43,12 +45,12 @@ private:
   asio::executor_work_guard<asio::any_io_executor> guard_;
 };
 
-// Writes into `out` (its capacity kept from one answer to the next) the whole HTTP answer:
-// status line, the three headers an answer needs, and the body, for one write(2). The
-// connection header follows the request's version: 1.1 says when it closes, 1.0 when it
-// stays open.
+// Writes into `out` (its capacity kept from one answer to the next) the head of an HTTP
+// answer: status line and the headers an answer needs; the body follows in the same write.
+// The connection header follows the request's version: 1.1 says when it closes, 1.0 when
+// it stays open.
 void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
-           const std::string& body) {
+           size_t body_size) {
   auto reason = http::obsolete_reason(static_cast<http::status>(status));
   out.clear();
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -56,13 +58,12 @@ void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
   out += ' ';
   out.append(reason.data(), reason.size());
   out += "\r\nContent-Type: application/vnd.docker.plugins.v1+json\r\nContent-Length: ";
-  out += std::to_string(body.size());
+  out += std::to_string(body_size);
   if (version == 10 && keep_alive)
     out += "\r\nConnection: keep-alive";
   else if (version != 10 && !keep_alive)
     out += "\r\nConnection: close";
   out += "\r\n\r\n";
-  out += body;
 }
 
 } // namespace
@@ -175,8 +176,8 @@ void session::respond(answer a, const caf::error& err) {
   in_flight_.reset();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_);
   // One line per request: changes at info, reads (Docker polls Get and List) at debug,
-  // failures at warn.
-  auto lvl = a.status >= 500 ? log::level::warn
+  // failures (a request that could not be parsed, too) at warn.
+  auto lvl = a.status >= 400 ? log::level::warn
              : reads_only_   ? log::level::debug
                              : log::level::info;
   if (log::enabled(lvl))
@@ -186,9 +187,11 @@ void session::respond(answer a, const caf::error& err) {
                      {"result", err ? render(err) : "ok"},
                      {"us", std::to_string(us.count())}});
   bool keep = keep_alive_ && !stopping_;
-  frame(out_, a.status, version_, keep, a.body);
+  frame(head_, a.status, version_, keep, a.body.size());
+  body_ = std::move(a.body);
   stream_.expires_after(std::chrono::seconds(30));
-  asio::async_write(stream_, asio::buffer(out_),
+  std::array<asio::const_buffer, 2> both{asio::buffer(head_), asio::buffer(body_)};
+  asio::async_write(stream_, both,
                     [self = shared_from_this(), keep](beast::error_code io_err, size_t) {
                       self->on_write(!keep, io_err);
                     });
@@ -196,6 +199,7 @@ void session::respond(answer a, const caf::error& err) {
 
 void session::on_write(bool eof, beast::error_code io_err) {
   busy_ = false;
+  std::string().swap(body_);  // a List can be megabytes: not kept while the connection idles
   if (io_err && undo_) {
     // The client went away before it heard of a success: the actors decide what to undo.
     log::write(log::level::warn, {{"event", "undelivered"},

@@ -72,13 +72,17 @@ TEST(Lifecycle, OneStructuredLogLinePerRequest) {
     << log;
 }
 
-TEST(Lifecycle, ReadsAreLoggedAtDebug) {
+TEST(Lifecycle, ReadsAreLoggedAtDebugFailuresAtWarn) {
   plugin p({"--log-level", "debug"});
   p.call("/VolumeDriver.Create", {{"Name", "logged"}});
   p.call("/VolumeDriver.Get", {{"Name", "logged"}});
   p.call("/VolumeDriver.Get", {{"Name", "nope"}});
+  p.call("/VolumeDriver.Nope");
   p.stop();
   auto log = p.log();
+  EXPECT_NE(log.find("level=warn endpoint=/VolumeDriver.Nope volume=\"\" status=404"),
+            std::string::npos)
+    << "a request that is not understood is a failure\n" << log;
   EXPECT_NE(log.find("level=debug endpoint=/VolumeDriver.Get volume=logged status=200 result=ok"),
             std::string::npos)
     << log;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -27,18 +28,18 @@ TEST(ReadView, PublishFindWithdraw) {
   auto slot = view.open("v");
   EXPECT_EQ(view.find("v"), nullptr) << "an open slot with nothing published: ask the actors";
   EXPECT_EQ(view.open("v"), slot) << "one slot per name";
-  slot->publish(info_of("v", 1), true, true, false);
+  view.publish(*slot, info_of("v", 1), true, true, false);
   auto e = view.find("v");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e, slot->load());
   EXPECT_EQ(e->info.mountpoint, "/mnt/v");
   EXPECT_TRUE(e->exists && e->reads);
-  slot->publish(info_of("v", 0), false, true, false);
+  view.publish(*slot, info_of("v", 0), false, true, false);
   EXPECT_FALSE(view.find("v")->exists) << "a removal is published, not dropped";
   EXPECT_EQ(e->info.mounts, 1u) << "a reader keeps what it found";
   view.withdraw("v");
   EXPECT_EQ(view.find("v"), nullptr);
-  slot->publish(info_of("v", 2), true, true, false);
+  view.publish(*slot, info_of("v", 2), true, true, false);
   EXPECT_EQ(view.find("v"), nullptr) << "a late publish into a withdrawn slot is never seen";
   EXPECT_NE(view.open("v"), slot) << "the name taken on again gets a new slot";
 }
@@ -47,12 +48,28 @@ TEST(ReadView, PublishFindWithdraw) {
 // after a change that read the status.
 TEST(ReadView, HintsAreClaimedOnceASecond) {
   read_view view;
-  view.open("v")->publish(info_of("v", 0), true, true, false);
+  view.publish(*view.open("v"), info_of("v", 0), true, true, false);
   auto e = view.find("v");
   EXPECT_TRUE(read_view::claim_hint(*e));
   EXPECT_FALSE(read_view::claim_hint(*e));
-  view.open("w")->publish(info_of("w", 0), true, true, true);
+  view.publish(*view.open("w"), info_of("w", 0), true, true, true);
   EXPECT_FALSE(read_view::claim_hint(*view.find("w"))) << "the status was just read";
+}
+
+// While a List holds the view still, a publish waits: List sees all slots at one instant.
+TEST(ReadView, PublishWaitsWhileAListHoldsTheViewStill) {
+  read_view view;
+  auto slot = view.open("v");
+  view.publish(*slot, info_of("v", 0), true, true, false);
+  std::thread writer;
+  {
+    auto still = view.hold_still();
+    writer = std::thread([&] { view.publish(*slot, info_of("v", 1), true, true, false); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(slot->load()->info.mounts, 0u) << "published while the view was held still";
+  }
+  writer.join();
+  EXPECT_EQ(slot->load()->info.mounts, 1u);
 }
 
 // Readers and writers on many threads: every find sees a whole entry that was published.
@@ -63,7 +80,7 @@ TEST(ReadView, ConcurrentReadersSeeWholeEntries) {
     threads.emplace_back([&view, w] {
       for (uint64_t i = 0; i < 20000; ++i) {
         auto name = "v" + std::to_string((i + w) % 50);
-        view.open(name)->publish(info_of(name, i % 3), true, true, false);
+        view.publish(*view.open(name), info_of(name, i % 3), true, true, false);
       }
     });
   std::atomic<int> bad{0};

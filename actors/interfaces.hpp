@@ -72,7 +72,7 @@ using worker_actor = caf::typed_actor<
 
 /// Where a VOLUME reports its state after each request: the REGISTRY (or a test probe).
 using summary_sink = caf::typed_actor<
-  // Takes a VOLUME's current summary; the REGISTRY answers List from these.
+  // Takes a VOLUME's current summary (for the retire handshake).
   caf::reacts_to<atom::summary, volume_summary>>;
 
 /// The VOLUME actor: one per volume; serializes every operation on it.
@@ -96,7 +96,7 @@ using volume_actor = caf::typed_actor<
   // whose deadline has passed: a queued one fails, a running one is abandoned (its job
   // rolls back instead of committing).
   caf::reacts_to<atom::timeout>,
-  // (From the REGISTRY, which answered a Get from the summary) reads the backend's status
+  // (From the REGISTRY, after a Get answered from the read view) reads the backend's status
   // again in the background when the last read is over a second old; no answer, but a
   // summary that counts it as handled.
   caf::reacts_to<atom::refresh>>;
@@ -111,11 +111,11 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<atom::unmount, std::string, std::string>::with<atom::ok>,
   // Removes volume NAME.
   caf::replies_to<atom::remove, std::string>::with<atom::ok>,
-  // Describes volume NAME (from its VOLUME's summary when that can answer reads).
+  // Describes volume NAME (from the read view when that can answer it).
   caf::replies_to<atom::get, std::string>::with<volume_info>,
   // The mountpoint of volume NAME, or empty (likewise).
   caf::replies_to<atom::path, std::string>::with<std::string>,
-  // Every volume, sorted by name (answered from the summaries, without asking VOLUMEs).
+  // Every volume, sorted by name (from the read view at one instant, without asking VOLUMEs).
   caf::replies_to<atom::list>::with<view_listing>,
   // Drops uses older than a unix time on volume NAME (see atom::drop on the VOLUME).
   caf::replies_to<atom::drop, std::string, int64_t>::with<std::vector<std::string>>,

@@ -46,6 +46,7 @@ void read_view::publish(slot& into, const volume_info& info, bool exists, bool r
   std::shared_lock<std::shared_mutex> lock(gate_);
   old = std::atomic_exchange_explicit(&into.current_, entry_ptr{std::move(e)},
                                       std::memory_order_acq_rel);
+  version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void read_view::withdraw(const std::string& name) {
@@ -56,6 +57,7 @@ void read_view::withdraw(const std::string& name) {
   if (i != s.vols.end()) {
     old = std::move(i->second);
     s.vols.erase(i);
+    version_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 

@@ -70,6 +70,11 @@ public:
   void publish(slot& into, const volume_info& info, bool exists, bool reads,
                bool status_fresh);
 
+  /// Counts every publish and withdrawal: the same number, the same view.
+  uint64_t version() const {
+    return version_.load(std::memory_order_acquire);
+  }
+
   /// Holds every publish off while the caller reads slots (List: one instant for all).
   std::unique_lock<std::shared_mutex> hold_still() const {
     return std::unique_lock<std::shared_mutex>(gate_);
@@ -94,13 +99,21 @@ private:
 
   mutable std::array<shard, 64> shards_;
   mutable std::shared_mutex gate_;  // publishes share it; a List holds it alone
+  std::atomic<uint64_t> version_{0};
 };
 
 using ViewPtr = std::shared_ptr<read_view>;
 
-/// What List answers: the published entries of the volumes that exist, in name order (the
-/// entries themselves, not copies: the I/O thread renders them).
-using view_listing = std::vector<read_view::entry_ptr>;
+/// What List answers: the published entries of the volumes that exist, in name order, at one
+/// instant (the entries themselves, not copies). Shared: while the view does not change, the
+/// next List gets the same one, and its text is rendered once (by whoever renders it first,
+/// the I/O thread) and kept with it.
+struct listing {
+  std::vector<read_view::entry_ptr> entries;
+  mutable std::once_flag rendered_once;
+  mutable std::string rendered;
+};
+using view_listing = std::shared_ptr<const listing>;
 
 } // namespace actorvol
 

@@ -25,7 +25,7 @@ void drop_unreferenced(self_ptr self, std::set<std::string> referenced) {
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
         auto before = now - self->state.opts.grace.count();
-        for (auto& e : listed) {
+        for (auto& e : listed->entries) {
           auto& info = e->info;
           if (info.mounts == 0 || referenced.count(info.name) > 0)
             continue;

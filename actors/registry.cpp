@@ -204,13 +204,20 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
     [self](atom::list) -> view_listing {
       // From the view, like Get: List sees each change when Get does, all at one instant
       // (no publish while it reads). Only pointers are copied; the I/O thread renders them.
-      view_listing result;
-      result.reserve(self->state.volumes.size());
-      auto still = self->state.deps.view->hold_still();
-      for (auto& [name, e] : self->state.volumes)
+      // An unchanged view (no publish, no withdrawal since) gives the last answer again.
+      auto& st = self->state;
+      auto& view = *st.deps.view;
+      auto still = view.hold_still();
+      if (st.listed && st.listed_version == view.version())
+        return st.listed;
+      auto result = std::make_shared<listing>();
+      result->entries.reserve(st.volumes.size());
+      for (auto& [name, e] : st.volumes)
         if (auto v = e.slot ? e.slot->load() : nullptr; v && v->exists)
-          result.push_back(std::move(v));
-      return result;
+          result->entries.push_back(std::move(v));
+      st.listed = std::move(result);
+      st.listed_version = view.version();
+      return st.listed;
     },
     [self](atom::drop, std::string& name, int64_t before) {
       return count_and_delegate<std::vector<std::string>>(self, name, false, atom::drop::value,

@@ -27,6 +27,8 @@ struct registry_state {
     read_view::slot_ptr slot;  // where the volume is published (List reads it)
   };
   std::map<std::string, entry> volumes;  // sorted, so List comes out sorted by name
+  view_listing listed;                   // the last List's answer, and the view's version
+  uint64_t listed_version = 0;           //   then (the same again: the same answer)
   volume_deps deps;                      // handed to every VOLUME spawned
   static inline const char* name = "registry";
 };

@@ -88,7 +88,7 @@ void append_string(std::string& out, const std::string& text) {
 
 // List's answer, rendered by hand: at 100,000 volumes a tree of JSON values would cost more
 // than everything else a List does. The same text the JSON library makes (keys in order).
-std::string render_list(const view_listing& listed) {
+std::string render_entries(const std::vector<read_view::entry_ptr>& listed) {
   std::string out;
   out.reserve(32 + listed.size() * 96);
   out += "{\"Err\":\"\",\"Volumes\":[";
@@ -113,6 +113,15 @@ std::string render_list(const view_listing& listed) {
   }
   out += "]}";
   return out;
+}
+
+// A listing is rendered once: the same listing again (nothing changed) is the same text.
+std::string render_list(const view_listing& listed) {
+  if (!listed)
+    return render_entries({});
+  std::call_once(listed->rendered_once,
+                 [&] { listed->rendered = render_entries(listed->entries); });
+  return listed->rendered;
 }
 
 } // namespace

@@ -170,7 +170,7 @@ auto get_reply(client_impl* self, world* w, size_t i) {
 auto list_reply(client_impl* self, world* w, size_t i) {
   return [self, w, i](view_listing& listed) {
     auto& op = w->end_op(i);
-    for (auto& e : listed) {
+    for (auto& e : listed->entries) {
       op.listed.push_back(e->info.name);
       op.listed_mounts.push_back(static_cast<int64_t>(e->info.mounts));
     }

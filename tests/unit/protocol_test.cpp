@@ -25,6 +25,12 @@ read_view::entry_ptr listed(volume_info info) {
   return e;
 }
 
+view_listing listing_of(std::vector<read_view::entry_ptr> entries) {
+  auto l = std::make_shared<listing>();
+  l->entries = std::move(entries);
+  return l;
+}
+
 } // namespace
 
 TEST(Protocol, ParsesCreateWithOpts) {
@@ -91,11 +97,15 @@ TEST(Protocol, RendersEachReplyShape) {
   auto get = json::parse(net::render_reply(endpoint::get, r).body);
   EXPECT_EQ(get, json::parse(R"({"Volume":{"Name":"db","CreatedAt":"2026-01-01T00:00:00Z",
                                  "Status":{"Backend":"dir","Mounts":3}},"Err":""})"));
-  r.volumes = {listed({"a", "/x", "t", 1, {}}), listed({"b", "", "t", 0, {}})};
+  r.volumes = listing_of({listed({"a", "/x", "t", 1, {}}), listed({"b", "", "t", 0, {}})});
   auto list = json::parse(net::render_reply(endpoint::list, r).body);
   EXPECT_EQ(list, json::parse(R"({"Volumes":[{"Name":"a","Mountpoint":"/x","CreatedAt":"t"},
                                              {"Name":"b","CreatedAt":"t"}],"Err":""})"));
-  r.volumes.clear();
+  EXPECT_EQ(net::render_reply(endpoint::list, r).body, net::render_reply(endpoint::list, r).body)
+    << "rendered once, the same text again";
+  r.volumes = nullptr;
+  EXPECT_EQ(net::render_reply(endpoint::list, r).body, R"({"Err":"","Volumes":[]})");
+  r.volumes = listing_of({});
   EXPECT_EQ(net::render_reply(endpoint::list, r).body, R"({"Err":"","Volumes":[]})");
 }
 
@@ -107,10 +117,10 @@ TEST(Protocol, ListRendersLikeTheJsonLibrary) {
     nasty += c;
   nasty += "\x7f caf\xc3\xa9 \xff\xfe";  // UTF-8, then bytes that are not
   api_reply r;
-  r.volumes = {listed({"plain", "", "", 0, {}}), listed({"n", nasty, nasty, 2, {}}),
-               listed({"ascii", "/m/\x01\"", "t", 0, {}})};
+  r.volumes = listing_of({listed({"plain", "", "", 0, {}}), listed({"n", nasty, nasty, 2, {}}),
+                          listed({"ascii", "/m/\x01\"", "t", 0, {}})});
   json want = {{"Err", ""}, {"Volumes", json::array()}};
-  for (auto& e : r.volumes) {
+  for (auto& e : r.volumes->entries) {
     json v = {{"Name", e->info.name}};
     if (!e->info.mountpoint.empty())
       v["Mountpoint"] = e->info.mountpoint;

@@ -43,6 +43,11 @@ public:
     /// When a Get may next ask the VOLUME to read its backend's status again (steady-clock
     /// nanoseconds): at most once a second per volume, not once per Get.
     mutable std::atomic<int64_t> next_hint{0};
+
+    /// Whether Get and Path may be answered from this entry (else: ask the actors).
+    bool answers_reads() const {
+      return exists && reads;
+    }
   };
   using entry_ptr = std::shared_ptr<const entry>;
 

@@ -4,7 +4,6 @@
 
 #include <caf/all.hpp>
 
-
 namespace actorvol {
 
 namespace {
@@ -28,9 +27,9 @@ entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin
 
 // The VOLUME of a sleeping volume, woken from the record the REGISTRY kept.
 void wake(self_ptr self, const std::string& name, entry& e) {
-  auto published = e.slot ? e.slot->load() : nullptr;
-  volume_origin origin{std::move(*e.last.idle_record), {}, true,
-                       published ? published->info.status : volume_info{}.status};
+  volume_origin origin{std::move(*e.last.idle_record), {}, true, {}};
+  if (auto published = e.slot->load())
+    origin.status = published->info.status;
   e.last.idle_record = caf::none;
   spawn_volume(self, name, std::move(origin));
 }
@@ -59,10 +58,10 @@ caf::result<Result> count_and_delegate(self_ptr self, const std::string& name, b
 // answers.
 read_view::entry_ptr readable(self_ptr self, const std::string& name) {
   auto i = self->state.volumes.find(name);
-  if (i == self->state.volumes.end() || !i->second.slot)
+  if (i == self->state.volumes.end())
     return nullptr;
   auto v = i->second.slot->load();
-  return v && v->exists && v->reads ? v : nullptr;
+  return v && v->answers_reads() ? v : nullptr;
 }
 
 // Has the VOLUME of `name` read its backend's status again in the background (whoever
@@ -213,7 +212,7 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       auto result = std::make_shared<listing>();
       result->entries.reserve(st.volumes.size());
       for (auto& [name, e] : st.volumes)
-        if (auto v = e.slot ? e.slot->load() : nullptr; v && v->exists)
+        if (auto v = e.slot->load(); v && v->exists)
           result->entries.push_back(std::move(v));
       st.listed = std::move(result);
       st.listed_version = view.version();

@@ -24,7 +24,7 @@ struct registry_state {
     volume_actor actor;    // its VOLUME; none while the volume sleeps (idle, only a record)
     uint64_t sent = 0;     // requests delegated to the VOLUME
     volume_summary last;   // its latest summary (the record of a sleeping volume in it)
-    read_view::slot_ptr slot;  // where the volume is published (List reads it)
+    read_view::slot_ptr slot;  // where the volume is published (List reads it); always set
   };
   std::map<std::string, entry> volumes;  // sorted, so List comes out sorted by name
   view_listing listed;                   // the last List's answer, and the view's version

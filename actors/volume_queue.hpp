@@ -2,8 +2,7 @@
 
 // How a VOLUME serializes its changes: one job at a time, later changes waiting in its own
 // queue, each client request with a deadline (checked by a delayed atom::timeout to the
-// VOLUME) and
-// answered exactly once. The VOLUME's behaviour (actors/volume.cpp) says what each change
+// VOLUME) and answered exactly once. The VOLUME's behaviour (actors/volume.cpp) says what each change
 // does; this says when it runs and how it is answered.
 
 #include "actors/volume.hpp"

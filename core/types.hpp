@@ -66,8 +66,6 @@ typename Inspector::result_type inspect(Inspector& f, volume_info& x) {
            x.status);
 }
 
-using volume_infos = std::vector<volume_info>;
-
 /// Checks Docker's volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 255 bytes.
 bool valid_volume_name(const std::string& name);
 

@@ -112,7 +112,7 @@ net::read_handler reads(const plugin_system& actors) {
       case net::endpoint::get:
       case net::endpoint::path: {
         auto e = view->find(req.name);
-        if (!e || !e->exists || !e->reads)
+        if (!e || !e->answers_reads())
           return std::nullopt;
         if (req.ep == net::endpoint::path) {
           reply.mountpoint = e->info.mountpoint;

@@ -27,6 +27,13 @@ read_view::slot_ptr read_view::open(const std::string& name) {
   return slot;
 }
 
+void read_view::reserve(size_t volumes) {
+  for (auto& s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.vols.reserve(volumes / shards_.size() + volumes / shards_.size() / 8 + 1);
+  }
+}
+
 read_view::entry_ptr read_view::find(const std::string& name) const {
   auto& s = shard_of(name);
   std::lock_guard<std::mutex> lock(s.mu);

@@ -76,6 +76,7 @@ caf::expected<size_t> plugin_system::start() {
   pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
   auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root);
   volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits, view_};
+  view_->reserve(loaded.size());
   registry_ = sys_.spawn(actorvol::registry, deps);
   size_t recovered = 0;
   for (auto& l : loaded) {

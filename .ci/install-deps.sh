@@ -6,7 +6,8 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 
-pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev util-linux e2fsprogs)
+pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev pkg-config util-linux
+      e2fsprogs)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang
          python3-matplotlib)

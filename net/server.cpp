@@ -5,11 +5,15 @@
 
 #include <boost/asio/post.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 
 namespace actorvol::net {
@@ -32,7 +36,38 @@ listener::listener(asio::io_context& ioc, server_options opts, request_handler h
     retry_(ioc) {
 }
 
+// Takes the socket a service manager passed: it must be a listening Unix stream socket. The
+// manager passes it without close-on-exec; mount helpers must not inherit it.
+std::string listener::adopt_inherited() {
+  int fd = opts_.inherited_fd;
+  int type = 0;
+  int listening = 0;
+  sockaddr_un addr{};
+  socklen_t len = sizeof type;
+  socklen_t addr_len = sizeof addr;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0)
+    return "the inherited socket (fd " + std::to_string(fd) + ") is unusable: " + os_reason(errno);
+  len = sizeof listening;
+  ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+  if (addr.sun_family != AF_UNIX || type != SOCK_STREAM || !listening)
+    return "the inherited socket (fd " + std::to_string(fd)
+           + ") is not a listening Unix stream socket (ListenStream= with a path)";
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  error_code io_err;
+  acceptor_.assign(stream_protocol(), fd, io_err);
+  if (!io_err)
+    acceptor_.non_blocking(true, io_err);
+  if (io_err)
+    return "cannot listen on the inherited socket: " + io_err.message();
+  if (addr_len > offsetof(sockaddr_un, sun_path) && addr.sun_path[0] != '\0')
+    opts_.socket_path.assign(addr.sun_path, ::strnlen(addr.sun_path, sizeof addr.sun_path));
+  return "";
+}
+
 std::string listener::open() {
+  if (opts_.inherited_fd >= 0)
+    return adopt_inherited();
   namespace fs = std::filesystem;
   auto& path = opts_.socket_path;
   std::error_code fe;
@@ -196,7 +231,8 @@ void listener::stop() {
   error_code ignore;
   acceptor_.close(ignore);
   retry_.cancel();
-  ::unlink(opts_.socket_path.c_str());
+  if (opts_.inherited_fd < 0)
+    ::unlink(opts_.socket_path.c_str());
   for (auto& w : sessions_)
     if (auto s = w.lock())
       s->stop();

@@ -36,6 +36,9 @@ using read_handler = std::function<std::optional<api_reply>(const api_request&)>
 
 struct server_options {
   std::string socket_path;
+  // A listening Unix stream socket handed over by a service manager (systemd's socket
+  // activation), or -1: bind socket_path. The manager owns its file: stop() leaves it.
+  int inherited_fd = -1;
   // Connections served at once. At the bound, an idle (or the slowest partial) connection
   // is closed to make room; a connection whose request is with the actors never is.
   size_t max_connections = 4096;
@@ -52,8 +55,8 @@ class listener : public std::enable_shared_from_this<listener> {
 public:
   listener(boost::asio::io_context& ioc, server_options opts, request_handler handler);
 
-  /// Binds the socket (replacing a stale one, refusing a live one) with mode 0660.
-  /// Returns an error text, or "" on success.
+  /// Binds the socket (replacing a stale one, refusing a live one) with mode 0660, or takes
+  /// the inherited one. Returns an error text, or "" on success.
   std::string open();
 
   /// Starts accepting. Must be called on the thread that then runs the io_context.
@@ -88,6 +91,7 @@ public:
   }
 
 private:
+  std::string adopt_inherited();
   void do_accept();
   void on_acceptable(boost::system::error_code ec);
   bool accept_one();

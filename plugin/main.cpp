@@ -10,6 +10,7 @@
 #include "net/net_actor.hpp"
 #include "net/server.hpp"
 #include "plugin/config.hpp"
+#include "plugin/service.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -129,11 +130,13 @@ net::read_handler reads(const plugin_system& actors) {
   };
 }
 
-net::server_options server_options(const config& cfg, const net::net_actor& door) {
+net::server_options server_options(const config& cfg, const net::net_actor& door,
+                                   int inherited_fd) {
   net::server_options opts;
   opts.socket_path = cfg.socket;
   opts.max_connections = static_cast<size_t>(cfg.max_connections);
   opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
+  opts.inherited_fd = inherited_fd;
   // A success the client never heard of (it went away): the NET actor undoes a Mount.
   opts.on_undelivered = [&door](net::api_request req) {
     caf::anon_send(door, atom::undo::value, std::move(req));
@@ -153,10 +156,16 @@ void exit_after(std::chrono::seconds bound) {
 }
 
 int serve(const config& cfg, caf::actor_system& sys) {
+  // Socket activation: systemd bound the socket and passes it; else we bind --socket.
+  auto passed = service::take_listen_socket();
+  if (!passed.error.empty()) {
+    log::write(log::level::error, {{"event", "start"}, {"result", passed.error}});
+    return 1;
+  }
   plugin_system actors{sys, actor_options(cfg, sys)};
   net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};
-  auto opts = server_options(cfg, door);
+  auto opts = server_options(cfg, door, passed.fd);
   opts.reads = reads(actors);
   auto server = std::make_shared<net::listener>(
     ioc, std::move(opts), [&door](net::api_request req, net::api_responder respond) {
@@ -171,6 +180,7 @@ int serve(const config& cfg, caf::actor_system& sys) {
     if (io_err)
       return;
     log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
+    service::notify_stopping();
     server->stop();
     grace.start([&actors] { actors.abort_requests(); });
   });
@@ -184,14 +194,18 @@ int serve(const config& cfg, caf::actor_system& sys) {
     server->stop();
     return 1;
   }
+  const auto& socket = server->options().socket_path;
   log::write(log::level::info, {{"event", "start"},
-                                {"socket", cfg.socket},
+                                {"socket", socket},
+                                {"activated", passed.fd >= 0 ? "yes" : "no"},
                                 {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
   door = sys.spawn(net::net_actor_behavior, actors.registry(), cfg.scope,
                    std::chrono::seconds(cfg.mount_timeout + 30));
   server->run();
+  // Recovery is done and the socket accepts: Docker may now be started after us.
+  service::notify_ready("serving " + std::to_string(*recovered) + " volumes on " + socket);
   ioc.run();  // returns when the socket is closed and the last answer is written
   grace.finish();
   caf::anon_send_exit(door, caf::exit_reason::user_shutdown);

@@ -183,9 +183,7 @@ plugin::plugin(const std::string& root, std::vector<std::string> extra,
 void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env) {
   socket_ = (dir_->path() / "p.sock").string();
   log_path_ = (dir_->path() / "stderr.log").string();
-  auto binary = std::getenv("ACTORVOL_TEST_BINARY");
-  std::vector<std::string> args{binary != nullptr && *binary ? binary : ACTORVOL_BINARY,
-                                "--socket", socket_, "--root", root_};
+  std::vector<std::string> args{binary_under_test(), "--socket", socket_, "--root", root_};
   args.insert(args.end(), extra.begin(), extra.end());
   for (size_t i = 0; i + 1 < extra.size(); ++i)
     if (extra[i] == "--socket")
@@ -252,6 +250,11 @@ std::string plugin::log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string binary_under_test() {
+  auto binary = std::getenv("ACTORVOL_TEST_BINARY");
+  return binary != nullptr && *binary ? binary : ACTORVOL_BINARY;
 }
 
 run_result run_binary(const std::vector<std::string>& args) {

@@ -106,6 +106,9 @@ private:
   pid_t pid_ = -1;
 };
 
+/// The binary under test: $ACTORVOL_TEST_BINARY when set, else the one this build made.
+std::string binary_under_test();
+
 /// Runs the binary to completion with these arguments; returns exit code and output.
 struct run_result {
   int code;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs actorvol's dependencies from Debian 12's packages.
 #   --run   what building and running the plugin needs (the default)
-#   --test  that, plus what the tests need (Docker engine, busybox, debootstrap, mkfs)
+#   --test  that, plus what the tests need (Docker engine, busybox, debootstrap, mkfs,
+#           systemd's tools, lintian and dpkg-dev for the package)
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -9,8 +10,8 @@ sudo=""
 pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev pkg-config util-linux
       e2fsprogs)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang
-         python3-matplotlib)
+  pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang systemd
+         python3-matplotlib lintian dpkg-dev)
 fi
 
 missing=()

@@ -140,6 +140,10 @@ start_legacy() {
   disown "$E2E_PID"
   E2E_PIDS+=("$E2E_PID")
   wait_answering || fail "plugin $name did not start: $(tail -5 "$E2E_LOG")"
+  # E2E_EXPECT_LOG=TEXT: the start must log TEXT (e.g. that the socket was passed to it).
+  if [ -n "${E2E_EXPECT_LOG:-}" ] && ! grep -qF -- "$E2E_EXPECT_LOG" "$E2E_LOG"; then
+    fail "the plugin's log lacks '$E2E_EXPECT_LOG': $(tail -5 "$E2E_LOG")"
+  fi
 }
 
 # Managed: enables the plugin if needed and finds its socket (/run/docker/plugins/ID/).

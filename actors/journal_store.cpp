@@ -1,5 +1,7 @@
 #include "actors/journal_store.hpp"
 
+#include "core/metrics.hpp"
+
 #include "adaptors/safe_fs.hpp"
 #include "core/error.hpp"
 #include "core/failpoint.hpp"
@@ -336,7 +338,16 @@ void journal_store::run() {
     }
     auto broken = broken_;
     lock.unlock();
+    auto began = std::chrono::steady_clock::now();
     auto why = broken.empty() ? commit(batch) : broken;
+    if (broken.empty()) {
+      auto& m = metrics::service();
+      m.commit_seconds.observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now()
+                                                             - began)
+          .count()));
+      m.commit_batch.observe(batch.size());
+    }
     if (why.find("rollback failed") != std::string::npos) {
       std::lock_guard<std::mutex> hold(mu_);
       broken_ = "the state journal failed earlier (" + why + "); restart actorvol";

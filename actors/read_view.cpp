@@ -34,6 +34,19 @@ void read_view::reserve(size_t volumes) {
   }
 }
 
+read_view::totals read_view::count() const {
+  totals t;
+  for (auto& s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& [name, slot] : s.vols)
+      if (auto e = slot->load(); e && e->exists) {
+        ++t.volumes;
+        t.uses += e->info.mounts;
+      }
+  }
+  return t;
+}
+
 read_view::entry_ptr read_view::find(const std::string& name) const {
   auto& s = shard_of(name);
   std::lock_guard<std::mutex> lock(s.mu);

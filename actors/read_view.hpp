@@ -88,6 +88,14 @@ public:
     return std::unique_lock<std::shared_mutex>(gate_);
   }
 
+  /// How many volumes exist and how many mount uses they hold, summed shard by shard (not
+  /// at one instant: for metrics).
+  struct totals {
+    uint64_t volumes = 0;
+    uint64_t uses = 0;
+  };
+  totals count() const;
+
   /// The description of `name`, or nullptr (ask the actors).
   entry_ptr find(const std::string& name) const;
 

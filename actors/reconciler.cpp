@@ -1,5 +1,7 @@
 #include "actors/reconciler.hpp"
 
+#include "core/metrics.hpp"
+
 #include "core/log.hpp"
 
 #include <caf/all.hpp>
@@ -33,6 +35,7 @@ void drop_unreferenced(self_ptr self, std::set<std::string> referenced) {
           self->request(self->state.registry, caf::infinite, atom::drop::value, name, before)
             .then(
               [name](std::vector<std::string>& ids) {
+                metrics::service().reconcile_dropped.add(ids.size());
                 for (auto& id : ids)
                   log::write(log::level::warn, {{"event", "reconcile-drop"},
                                                 {"volume", name},

@@ -1,5 +1,7 @@
 #include "actors/worker.hpp"
 
+#include "core/metrics.hpp"
+
 #include <caf/all.hpp>
 
 #include <algorithm>
@@ -9,6 +11,15 @@ namespace actorvol {
 worker_actor::behavior_type blocking_worker(worker_actor::pointer) {
   return {
     [](atom::run, job& j) -> job_result {
+      // Counted while it runs (the metric blocking_jobs_in_flight).
+      struct in_flight {
+        in_flight() {
+          metrics::service().blocking_jobs.add(1);
+        }
+        ~in_flight() {
+          metrics::service().blocking_jobs.add(-1);
+        }
+      } counted;
       // A throwing adaptor fails its request; it never takes the worker down.
       try {
         return j.run();

@@ -1,7 +1,9 @@
 #include "net/session.hpp"
 
 #include "core/log.hpp"
+#include "net/metrics.hpp"
 #include "net/protocol.hpp"
+#include "net/router.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -137,6 +139,7 @@ void session::fail(caf::error err) {
   version_ = 11;
   started_ = clock::now();
   target_ = "-";
+  ep_.reset();
   reads_only_ = false;
   respond(render_error(err), err);
 }
@@ -149,6 +152,7 @@ void session::handle(http::request<http::string_body> req) {
   target_ = std::string(req.target());
   reads_only_ = false;
   stream_.expires_never();
+  ep_ = route(target_);
   auto parsed = decode_request(req.method_string(), target_, req.body());
   if (!parsed)
     return respond(render_error(parsed.error()), parsed.error());
@@ -174,7 +178,13 @@ void session::respond(answer a, const caf::error& err) {
   if (!err)
     undo_ = std::move(in_flight_);
   in_flight_.reset();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_);
+  auto took = clock::now() - started_;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(took);
+  requests().record(ep_,
+                    a.status >= 400 && a.status < 500 ? request_metrics::result::rejected
+                    : err                             ? request_metrics::result::error
+                                                      : request_metrics::result::ok,
+                    took);
   // One line per request: changes at info, reads (Docker polls Get and List) at debug,
   // failures (a request that could not be parsed, too) at warn.
   auto lvl = a.status >= 400 ? log::level::warn

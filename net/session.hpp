@@ -68,6 +68,7 @@ private:
   clock::time_point since_;    // when the current read started
   clock::time_point started_;  // when the current request arrived
   std::string target_;
+  std::optional<endpoint> ep_;  // the current request's endpoint (none: not one)
   std::string head_;                      // the answer being written: its head,
   std::string body_;                      // and its body
   bool reads_only_ = false;              // a read (logged at debug when it succeeds)

@@ -35,6 +35,9 @@ std::string usage_text() {
          "                             (at the bound, idle connections are closed to make\n"
          "                             room; the open-files limit is raised to its maximum)\n"
          "  --idle-timeout SECS        close idle connections   ACTORVOL_IDLE_TIMEOUT (60)\n"
+         "  --metrics-address HOST:PORT  serve Prometheus       ACTORVOL_METRICS_ADDRESS\n"
+         "                             metrics on GET /metrics here (default: off)\n"
+         "  --metrics-socket PATH      or on this Unix socket   ACTORVOL_METRICS_SOCKET\n"
          "  --help                     print this and exit\n"
          "  --version                  print the version and exit\n"
          "\n"
@@ -103,6 +106,8 @@ std::vector<option> options() {
     {"--host-root", "ACTORVOL_HOST_ROOT", text(&config::host_root)},
     {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
     {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
+    {"--metrics-address", "ACTORVOL_METRICS_ADDRESS", text(&config::metrics_address)},
+    {"--metrics-socket", "ACTORVOL_METRICS_SOCKET", text(&config::metrics_socket)},
   };
 }
 
@@ -145,6 +150,8 @@ parse_result parse_command_line(const std::vector<std::string>& args,
     if (auto err = match->set(cfg, value); !err.empty())
       return usage_error{"option " + arg + " " + err};
   }
+  if (!cfg.metrics_address.empty() && !cfg.metrics_socket.empty())
+    return usage_error{"--metrics-address and --metrics-socket: choose one"};
   return cfg;
 }
 

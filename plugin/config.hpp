@@ -24,6 +24,8 @@ struct config {
   std::string host_root;           // where the host's / is seen (managed plugin), or empty
   long max_connections = 4096;     // connections served at once; at the bound idle ones close
   long idle_timeout = 60;          // seconds before an idle connection is closed
+  std::string metrics_address;     // HOST:PORT of the metrics endpoint, or empty
+  std::string metrics_socket;      // or its Unix socket, or empty (no metrics)
 };
 
 /// What the command line asks for.

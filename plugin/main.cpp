@@ -6,7 +6,9 @@
 #include "core/log.hpp"
 #include "actors/system.hpp"
 #include "core/failpoint.hpp"
+#include "core/metrics.hpp"
 #include "net/docker_client.hpp"
+#include "net/metrics.hpp"
 #include "net/net_actor.hpp"
 #include "net/server.hpp"
 #include "plugin/config.hpp"
@@ -144,6 +146,24 @@ net::server_options server_options(const config& cfg, const net::net_actor& door
   return opts;
 }
 
+// One scrape of the metrics endpoint: the build, the requests (net/), the volumes and their
+// uses (the read view), the actors' and the store's metrics (core/metrics).
+std::string render_metrics(const plugin_system& actors) {
+  std::string out;
+  out.reserve(16 << 10);
+  metrics::describe(out, "actorvol_build_info", "gauge", "The running build (always 1).");
+  out += "actorvol_build_info{version=\"" ACTORVOL_VERSION "\"} 1\n";
+  net::requests().render(out);
+  auto totals = actors.view()->count();
+  metrics::describe(out, "actorvol_volumes", "gauge", "Volumes that exist.");
+  out += "actorvol_volumes " + std::to_string(totals.volumes) + "\n";
+  metrics::describe(out, "actorvol_active_uses", "gauge",
+                    "Mount uses recorded across all volumes (one per container mount).");
+  out += "actorvol_active_uses " + std::to_string(totals.uses) + "\n";
+  metrics::render_service(out);
+  return out;
+}
+
 // Leaves after `bound` even if a backend call that hangs past its deadline still holds a
 // worker thread (which would keep the actor system from closing).
 void exit_after(std::chrono::seconds bound) {
@@ -174,6 +194,7 @@ int serve(const config& cfg, caf::actor_system& sys) {
   // Catch the signals before the socket opens: a client may connect, and a supervisor send
   // SIGTERM, as soon as it exists, and that must still stop us cleanly (socket removed, exit
   // 0). A signal before ioc.run() waits there; the handler then stops the server at once.
+  std::shared_ptr<net::metrics_server> metrics_endpoint;  // opened below, if asked for
   boost::asio::signal_set signals{ioc, SIGTERM, SIGINT};
   shutdown_grace grace;
   signals.async_wait([&](const boost::system::error_code& io_err, int sig) {
@@ -182,11 +203,23 @@ int serve(const config& cfg, caf::actor_system& sys) {
     log::write(log::level::info, {{"event", "stop"}, {"signal", std::to_string(sig)}});
     service::notify_stopping();
     server->stop();
+    if (metrics_endpoint)
+      metrics_endpoint->stop();
     grace.start([&actors] { actors.abort_requests(); });
   });
   if (auto err = server->open(); !err.empty()) {
     log::write(log::level::error, {{"event", "start"}, {"result", err}});
     return 1;
+  }
+  if (!cfg.metrics_address.empty() || !cfg.metrics_socket.empty()) {
+    metrics_endpoint = std::make_shared<net::metrics_server>(
+      ioc, net::metrics_options{cfg.metrics_address, cfg.metrics_socket,
+                                [&actors] { return render_metrics(actors); }});
+    if (auto err = metrics_endpoint->open(); !err.empty()) {
+      log::write(log::level::error, {{"event", "start"}, {"result", err}});
+      server->stop();
+      return 1;
+    }
   }
   auto recovered = actors.start();
   if (!recovered) {
@@ -198,12 +231,15 @@ int serve(const config& cfg, caf::actor_system& sys) {
   log::write(log::level::info, {{"event", "start"},
                                 {"socket", socket},
                                 {"activated", passed.fd >= 0 ? "yes" : "no"},
+                                {"metrics", metrics_endpoint ? metrics_endpoint->where() : "off"},
                                 {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
   door = sys.spawn(net::net_actor_behavior, actors.registry(), cfg.scope,
                    std::chrono::seconds(cfg.mount_timeout + 30));
   server->run();
+  if (metrics_endpoint)
+    metrics_endpoint->run();
   // Recovery is done and the socket accepts: Docker may now be started after us.
   service::notify_ready("serving " + std::to_string(*recovered) + " volumes on " + socket);
   ioc.run();  // returns when the socket is closed and the last answer is written

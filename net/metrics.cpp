@@ -1,0 +1,246 @@
+#include "net/metrics.hpp"
+
+#include "core/metrics.hpp"
+#include "net/router.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace actorvol::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using generic = asio::generic::stream_protocol;
+
+namespace {
+
+constexpr size_t endpoints = 10;  // the nine of the protocol, and "other"
+constexpr size_t results = 3;
+
+struct request_table {
+  std::array<std::array<metrics::counter, results>, endpoints> counts;
+  std::array<metrics::histogram, endpoints> latency{
+    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
+    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
+    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
+    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
+    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()}};
+};
+
+request_table& table() {
+  static request_table t;
+  return t;
+}
+
+std::string label_of(size_t i) {
+  return i + 1 < endpoints ? std::string(path_of(static_cast<endpoint>(i))) : "other";
+}
+
+constexpr std::array<const char*, results> result_names{"ok", "error", "rejected"};
+
+} // namespace
+
+// One connection: requests in turn (keep-alive), each answered from the server's render.
+class metrics_session : public std::enable_shared_from_this<metrics_session> {
+public:
+  metrics_session(generic::socket sock, std::shared_ptr<metrics_server> owner)
+    : stream_(std::move(sock)), owner_(std::move(owner)) {
+  }
+  void close() {
+    beast::error_code ignore;
+    stream_.socket().shutdown(generic::socket::shutdown_both, ignore);
+    stream_.close();
+  }
+  void start() {
+    req_ = {};
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, req_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (!ec)
+                         self->answer();
+                     });
+  }
+
+private:
+  void answer() {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(req_.version());
+    res->keep_alive(req_.keep_alive());
+    auto target = std::string(req_.target());
+    if (auto q = target.find('?'); q != std::string::npos)
+      target.resize(q);
+    if (target != "/metrics") {
+      res->result(http::status::not_found);
+      res->body() = "only /metrics is served here\n";
+    } else if (req_.method() != http::verb::get && req_.method() != http::verb::head) {
+      res->result(http::status::method_not_allowed);
+      res->set(http::field::allow, "GET, HEAD");
+      res->body() = "GET /metrics\n";
+    } else {
+      res->result(http::status::ok);
+      res->body() = owner_->options().render();
+    }
+    res->set(http::field::content_type, res->result() == http::status::ok
+                                          ? "text/plain; version=0.0.4; charset=utf-8"
+                                          : "text/plain; charset=utf-8");
+    res->prepare_payload();
+    if (req_.method() == http::verb::head)
+      res->body().clear();
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (!ec && res->keep_alive())
+                          return self->start();
+                        self->close();
+                      });
+  }
+
+  beast::basic_stream<generic> stream_;
+  std::shared_ptr<metrics_server> owner_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+};
+
+void request_metrics::record(std::optional<endpoint> ep, result r,
+                             std::chrono::nanoseconds took) {
+  auto i = ep ? static_cast<size_t>(*ep) : endpoints - 1;
+  auto& t = table();
+  t.counts[i][static_cast<size_t>(r)].add();
+  t.latency[i].observe(static_cast<uint64_t>(std::max<int64_t>(took.count(), 0)));
+}
+
+void request_metrics::render(std::string& out) const {
+  auto& t = table();
+  metrics::describe(out, "actorvol_requests_total", "counter",
+                    "Requests answered, by endpoint and result (ok, error: answered with an "
+                    "Err, rejected: a bad request).");
+  for (size_t i = 0; i < endpoints; ++i)
+    for (size_t r = 0; r < results; ++r)
+      out += "actorvol_requests_total{endpoint=\"" + label_of(i) + "\",result=\""
+             + result_names[r] + "\"} " + std::to_string(t.counts[i][r].value()) + "\n";
+  metrics::describe(out, "actorvol_request_duration_seconds", "histogram",
+                    "Time from a request's arrival to its answer, by endpoint.");
+  for (size_t i = 0; i < endpoints; ++i)
+    t.latency[i].render(out, "actorvol_request_duration_seconds",
+                        "endpoint=\"" + label_of(i) + "\"", 1e9);
+}
+
+request_metrics& requests() {
+  static request_metrics r;
+  return r;
+}
+
+metrics_server::metrics_server(asio::io_context& ioc, metrics_options opts)
+  : opts_(std::move(opts)), acceptor_(ioc), retry_(ioc) {
+}
+
+std::string metrics_server::open() {
+  beast::error_code ec;
+  if (!opts_.address.empty()) {
+    auto colon = opts_.address.rfind(':');
+    if (colon == std::string::npos)
+      return "--metrics-address " + opts_.address + ": expected HOST:PORT";
+    auto host = opts_.address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    auto ip = asio::ip::make_address(host, ec);
+    if (ec)
+      return "--metrics-address " + opts_.address + ": " + host + " is not an IP address";
+    unsigned long port = 0;
+    try {
+      size_t used = 0;
+      port = std::stoul(opts_.address.substr(colon + 1), &used);
+      if (used != opts_.address.size() - colon - 1 || port > 65535)
+        throw std::out_of_range("port");
+    } catch (const std::exception&) {
+      return "--metrics-address " + opts_.address + ": the port must be 0..65535";
+    }
+    asio::ip::tcp::endpoint tcp_ep(ip, static_cast<unsigned short>(port));
+    generic::endpoint ep(tcp_ep);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec)
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec)
+      acceptor_.bind(ep, ec);
+    if (!ec)
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return "cannot listen on " + opts_.address + " (metrics): " + ec.message();
+    auto bound = acceptor_.local_endpoint(ec);
+    asio::ip::tcp::endpoint local;
+    std::memcpy(local.data(), bound.data(), std::min<size_t>(bound.size(), local.capacity()));
+    where_ = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":"
+             + std::to_string(local.port());
+    return "";
+  }
+  auto& path = opts_.socket_path;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return "--metrics-socket " + path + " exists and is not a socket";
+    ::unlink(path.c_str());
+  }
+  generic::endpoint ep{asio::local::stream_protocol::endpoint{path}};
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec)
+    acceptor_.bind(ep, ec);
+  if (!ec)
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return "cannot listen on " + path + " (metrics): " + ec.message();
+  ::chmod(path.c_str(), 0660);
+  where_ = path;
+  return "";
+}
+
+std::string metrics_server::where() const {
+  return where_;
+}
+
+void metrics_server::run() {
+  do_accept();
+}
+
+void metrics_server::do_accept() {
+  acceptor_.async_accept([self = shared_from_this()](beast::error_code ec, generic::socket s) {
+    if (self->stopped_)
+      return;
+    if (ec) {  // out of descriptors, say: try again soon, without spinning
+      self->retry_.expires_after(std::chrono::milliseconds(100));
+      return self->retry_.async_wait([self](beast::error_code e) {
+        if (!e)
+          self->do_accept();
+      });
+    }
+    self->sessions_.remove_if([](auto& w) { return w.expired(); });
+    auto session = std::make_shared<metrics_session>(std::move(s), self);
+    self->sessions_.push_back(session);
+    session->start();
+    self->do_accept();
+  });
+}
+
+void metrics_server::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  beast::error_code ignore;
+  acceptor_.close(ignore);
+  retry_.cancel();
+  for (auto& w : sessions_)
+    if (auto s = w.lock())
+      s->close();
+  sessions_.clear();
+  if (!opts_.socket_path.empty() && opts_.address.empty())
+    ::unlink(opts_.socket_path.c_str());
+}
+
+} // namespace actorvol::net

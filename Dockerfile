@@ -8,7 +8,7 @@
 FROM debian:bookworm AS runtime
 RUN apt-get update --error-on=any \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcaf-core0.17 libsqlite3-0 libsystemd0 mount util-linux e2fsprogs xfsprogs \
+      libcaf-core0.17 libsqlite3-0 libsystemd0 libssl3 mount util-linux e2fsprogs xfsprogs \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /run/docker/plugins /mnt/volumes
 # Managed-plugin defaults: the socket Docker looks for, and a root under the propagated
@@ -21,7 +21,7 @@ FROM debian:bookworm AS build
 RUN apt-get update --error-on=any \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev \
-      libsystemd-dev \
+      libsystemd-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -7,7 +7,8 @@ set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 
-pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev pkg-config util-linux
+pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev libssl-dev pkg-config
+      util-linux
       e2fsprogs)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang systemd

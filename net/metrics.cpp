@@ -2,6 +2,7 @@
 
 #include "core/metrics.hpp"
 #include "net/router.hpp"
+#include "net/server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -145,25 +146,10 @@ metrics_server::metrics_server(asio::io_context& ioc, metrics_options opts)
 std::string metrics_server::open() {
   beast::error_code ec;
   if (!opts_.address.empty()) {
-    auto colon = opts_.address.rfind(':');
-    if (colon == std::string::npos)
-      return "--metrics-address " + opts_.address + ": expected HOST:PORT";
-    auto host = opts_.address.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    auto ip = asio::ip::make_address(host, ec);
-    if (ec)
-      return "--metrics-address " + opts_.address + ": " + host + " is not an IP address";
-    unsigned long port = 0;
-    try {
-      size_t used = 0;
-      port = std::stoul(opts_.address.substr(colon + 1), &used);
-      if (used != opts_.address.size() - colon - 1 || port > 65535)
-        throw std::out_of_range("port");
-    } catch (const std::exception&) {
-      return "--metrics-address " + opts_.address + ": the port must be 0..65535";
-    }
-    asio::ip::tcp::endpoint tcp_ep(ip, static_cast<unsigned short>(port));
+    asio::ip::tcp::endpoint tcp_ep;
+    if (auto err = parse_tcp_address(opts_.address, tcp_ep); !err.empty())
+      return "--metrics-address " + err;
+    auto ip = tcp_ep.address();
     generic::endpoint ep(tcp_ep);
     acceptor_.open(ep.protocol(), ec);
     if (!ec)

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,6 +21,8 @@ namespace actorvol::net {
 
 namespace asio = boost::asio;
 using stream_protocol = asio::local::stream_protocol;
+using generic = asio::generic::stream_protocol;
+using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace {
@@ -29,7 +32,58 @@ int cloexec_socket() {
   return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 }
 
+const generic unix_protocol{AF_UNIX, 0};
+
 } // namespace
+
+std::string parse_tcp_address(const std::string& text, tcp::endpoint& out) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return text + ": expected HOST:PORT";
+  auto host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec)
+    return text + ": " + host + " is not an IP address";
+  auto port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(port_text) > 65535)
+    return text + ": the port must be 0..65535";
+  out = tcp::endpoint(ip, static_cast<unsigned short>(std::stoul(port_text)));
+  return "";
+}
+
+std::string make_tls_context(const std::string& cert, const std::string& key,
+                             const std::string& client_ca,
+                             std::shared_ptr<asio::ssl::context>& out) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  error_code ec;
+  // TLS 1.2 at least: SSLv2/3, TLS 1.0 and 1.1 are refused at the handshake.
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2
+                     | asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1
+                     | asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  if (!ec)
+    ctx->use_certificate_chain_file(cert, ec);
+  if (ec)
+    return "--tls-cert " + cert + ": " + ec.message();
+  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec)
+    return "--tls-key " + key + ": " + ec.message();
+  if (!client_ca.empty()) {
+    ctx->load_verify_file(client_ca, ec);
+    if (ec)
+      return "--tls-client-ca " + client_ca + ": " + ec.message();
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec)
+      return "--tls-client-ca " + client_ca + ": " + ec.message();
+  }
+  out = std::move(ctx);
+  return "";
+}
 
 listener::listener(asio::io_context& ioc, server_options opts, request_handler handler)
   : ioc_(ioc), opts_(std::move(opts)), handler_(std::move(handler)), acceptor_(ioc),
@@ -55,19 +109,55 @@ std::string listener::adopt_inherited() {
            + ") is not a listening Unix stream socket (ListenStream= with a path)";
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   error_code io_err;
-  acceptor_.assign(stream_protocol(), fd, io_err);
+  acceptor_.assign(unix_protocol, fd, io_err);
   if (!io_err)
     acceptor_.non_blocking(true, io_err);
   if (io_err)
     return "cannot listen on the inherited socket: " + io_err.message();
   if (addr_len > offsetof(sockaddr_un, sun_path) && addr.sun_path[0] != '\0')
     opts_.socket_path.assign(addr.sun_path, ::strnlen(addr.sun_path, sizeof addr.sun_path));
+  where_ = opts_.socket_path;
+  return "";
+}
+
+std::string listener::open_tcp() {
+  tcp::endpoint ep;
+  if (auto err = parse_tcp_address(opts_.tcp_address, ep); !err.empty())
+    return "--listen tcp://" + err;
+  int fd = ::socket(ep.address().is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return "cannot create a socket: " + os_reason(errno);
+  error_code io_err;
+  acceptor_.assign(generic(ep.address().is_v6() ? AF_INET6 : AF_INET, IPPROTO_TCP), fd, io_err);
+  if (io_err) {
+    ::close(fd);
+    return "cannot listen on " + opts_.tcp_address + ": " + io_err.message();
+  }
+  acceptor_.set_option(asio::socket_base::reuse_address(true), io_err);
+  if (!io_err)
+    acceptor_.non_blocking(true, io_err);
+  if (!io_err)
+    acceptor_.bind(generic::endpoint(ep), io_err);
+  if (!io_err)
+    acceptor_.listen(asio::socket_base::max_listen_connections, io_err);
+  if (io_err)
+    return "cannot listen on " + opts_.tcp_address + ": " + io_err.message();
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&bound), &len);
+  auto port = bound.ss_family == AF_INET6
+                ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  auto host = ep.address().to_string();
+  where_ = (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
   return "";
 }
 
 std::string listener::open() {
   if (opts_.inherited_fd >= 0)
     return adopt_inherited();
+  if (!opts_.tcp_address.empty())
+    return open_tcp();
   namespace fs = std::filesystem;
   auto& path = opts_.socket_path;
   std::error_code fe;
@@ -94,20 +184,21 @@ std::string listener::open() {
   if (fd < 0)
     return "cannot create a socket: " + os_reason(errno);
   error_code io_err;
-  acceptor_.assign(stream_protocol(), fd, io_err);
+  acceptor_.assign(unix_protocol, fd, io_err);
   if (io_err) {
     ::close(fd);
     return "cannot listen on " + path + ": " + io_err.message();
   }
   acceptor_.non_blocking(true, io_err);  // accept4 below must never block the I/O thread
   if (!io_err)
-    acceptor_.bind(stream_protocol::endpoint(path), io_err);
+    acceptor_.bind(generic::endpoint(stream_protocol::endpoint(path)), io_err);
   if (io_err)
     return "cannot bind " + path + ": " + io_err.message();
   ::chmod(path.c_str(), 0660);
   acceptor_.listen(asio::socket_base::max_listen_connections, io_err);
   if (io_err)
     return "cannot listen on " + path + ": " + io_err.message();
+  where_ = path;
   return "";
 }
 
@@ -120,7 +211,7 @@ void listener::do_accept() {
   if (stopped_ || accepting_)
     return;
   accepting_ = true;
-  acceptor_.async_wait(stream_protocol::acceptor::wait_read,
+  acceptor_.async_wait(asio::socket_base::wait_read,
                        [self = shared_from_this()](error_code io_err) {
                          self->accepting_ = false;
                          self->on_acceptable(io_err);
@@ -152,9 +243,29 @@ bool listener::accept_one() {
   int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0)
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED;
-  stream_protocol::socket sock(ioc_);
+  // The session for the transport: the Unix socket, TCP, or TLS over TCP.
+  std::shared_ptr<connection_base> s;
   error_code io_err;
-  sock.assign(stream_protocol(), fd, io_err);
+  if (opts_.tcp_address.empty()) {
+    stream_protocol::socket sock(ioc_);
+    sock.assign(stream_protocol(), fd, io_err);
+    if (!io_err)
+      s = std::make_shared<session<unix_stream>>(unix_stream(std::move(sock)),
+                                                 shared_from_this());
+  } else {
+    tcp::socket sock(ioc_);
+    sock.assign(acceptor_.local_endpoint().protocol().family() == AF_INET6 ? tcp::v6()
+                                                                              : tcp::v4(),
+                fd, io_err);
+    if (!io_err)
+      sock.set_option(tcp::no_delay(true), io_err);
+    if (!io_err && opts_.tls)
+      s = std::make_shared<session<tls_stream>>(tls_stream(tcp_stream(std::move(sock)), *opts_.tls),
+                                                shared_from_this());
+    else if (!io_err)
+      s = std::make_shared<session<tcp_stream>>(tcp_stream(std::move(sock)),
+                                                shared_from_this());
+  }
   if (io_err) {
     ::close(fd);
     errno = io_err.value();
@@ -168,7 +279,6 @@ bool listener::accept_one() {
       victim->evict();
     }
   ++active_;
-  auto s = std::make_shared<session>(std::move(sock), shared_from_this());
   sessions_.push_back(s);
   s->start();
   return true;
@@ -176,9 +286,9 @@ bool listener::accept_one() {
 
 // The connection to close for a new one: the longest idle, else the slowest partial request;
 // never one whose request is with the actors. Forgets ended sessions on the way.
-std::shared_ptr<session> listener::eviction_candidate() {
-  std::shared_ptr<session> best;
-  std::pair<bool, session::clock::time_point> best_rank;
+std::shared_ptr<connection_base> listener::eviction_candidate() {
+  std::shared_ptr<connection_base> best;
+  std::pair<bool, connection_base::clock::time_point> best_rank;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     auto s = it->lock();
     if (!s) {
@@ -231,7 +341,7 @@ void listener::stop() {
   error_code ignore;
   acceptor_.close(ignore);
   retry_.cancel();
-  if (opts_.inherited_fd < 0)
+  if (opts_.inherited_fd < 0 && opts_.tcp_address.empty())
     ::unlink(opts_.socket_path.c_str());
   for (auto& w : sessions_)
     if (auto s = w.lock())

@@ -9,8 +9,11 @@
 
 #include "net/api.hpp"
 
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -34,8 +37,21 @@ using undelivered_handler = std::function<void(api_request)>;
 /// it): the answer, or none to hand the request to the request_handler.
 using read_handler = std::function<std::optional<api_reply>(const api_request&)>;
 
+/// Parses HOST:PORT (an IP address, IPv6 in brackets) into `out`; "" or what is wrong.
+std::string parse_tcp_address(const std::string& text, boost::asio::ip::tcp::endpoint& out);
+
+/// A TLS server context (TLS 1.2 or later) with this certificate chain and key; with a client
+/// CA, a client must present a certificate it signed (mutual TLS). "" or what is wrong.
+std::string make_tls_context(const std::string& cert, const std::string& key,
+                             const std::string& client_ca,
+                             std::shared_ptr<boost::asio::ssl::context>& out);
+
 struct server_options {
   std::string socket_path;
+  // Serve TCP on this HOST:PORT instead of the Unix socket (--listen tcp://...), with TLS
+  // when `tls` is set.
+  std::string tcp_address;
+  std::shared_ptr<boost::asio::ssl::context> tls;
   // A listening Unix stream socket handed over by a service manager (systemd's socket
   // activation), or -1: bind socket_path. The manager owns its file: stop() leaves it.
   int inherited_fd = -1;
@@ -49,15 +65,20 @@ struct server_options {
   read_handler reads;                  // tried first, on the I/O thread; may be empty
 };
 
-class session;
+class connection_base;
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
   listener(boost::asio::io_context& ioc, server_options opts, request_handler handler);
 
   /// Binds the socket (replacing a stale one, refusing a live one) with mode 0660, or takes
-  /// the inherited one. Returns an error text, or "" on success.
+  /// the inherited one, or listens on TCP. Returns an error text, or "" on success.
   std::string open();
+
+  /// Where it serves: the socket's path, or HOST:PORT (the port bound, when 0 was asked).
+  const std::string& where() const {
+    return where_;
+  }
 
   /// Starts accepting. Must be called on the thread that then runs the io_context.
   void run();
@@ -92,17 +113,19 @@ public:
 
 private:
   std::string adopt_inherited();
+  std::string open_tcp();
   void do_accept();
   void on_acceptable(boost::system::error_code ec);
   bool accept_one();
-  std::shared_ptr<session> eviction_candidate();
+  std::shared_ptr<connection_base> eviction_candidate();
 
   boost::asio::io_context& ioc_;
   server_options opts_;
   request_handler handler_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   boost::asio::steady_timer retry_;
-  std::list<std::weak_ptr<session>> sessions_;
+  std::list<std::weak_ptr<connection_base>> sessions_;
+  std::string where_;
   size_t active_ = 0;
   bool accepting_ = false;  // a wait for the next connection (or a retry) is armed
   bool stopped_ = false;

@@ -10,22 +10,23 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <type_traits>
 
 namespace actorvol::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using stream_protocol = asio::local::stream_protocol;
 
 namespace {
 
 // Holds a session and the I/O loop's work while the actors have its request. The actors
 // drop their copies of the responder on their own threads; this holder's destructor posts
 // the release back to the I/O thread, so a session never ends on an actor's thread.
+template <class Session>
 class io_hold {
 public:
-  io_hold(std::shared_ptr<session> s, asio::any_io_executor ex)
+  io_hold(std::shared_ptr<Session> s, asio::any_io_executor ex)
     : session_(std::move(s)), guard_(std::move(ex)) {
   }
   ~io_hold() {
@@ -35,7 +36,7 @@ public:
   io_hold(const io_hold&) = delete;
   io_hold& operator=(const io_hold&) = delete;
 
-  session& get() const {
+  Session& get() const {
     return *session_;
   }
   asio::any_io_executor executor() const {
@@ -43,7 +44,7 @@ public:
   }
 
 private:
-  std::shared_ptr<session> session_;
+  std::shared_ptr<Session> session_;
   asio::executor_work_guard<asio::any_io_executor> guard_;
 };
 
@@ -70,54 +71,82 @@ void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
 
 } // namespace
 
-session::session(stream_protocol::socket sock, std::shared_ptr<listener> owner)
-  : stream_(std::move(sock)), owner_(std::move(owner)), opts_(owner_->options()) {
+template <class Stream>
+session<Stream>::session(Stream stream, std::shared_ptr<listener> owner)
+  : stream_(std::move(stream)), owner_(std::move(owner)), opts_(owner_->options()) {
 }
 
-session::~session() {
+template <class Stream>
+session<Stream>::~session() {
   owner_->check_io_thread("session");
   if (!ended_)
     owner_->on_session_end();
 }
 
-void session::start() {
-  do_read();
+template <class Stream>
+void session<Stream>::start() {
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    // The handshake first (a client certificate is checked here, when one is required); it
+    // counts as waiting for a request, so a client that stalls in it can be evicted.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    reading_ = true;
+    since_ = clock::now();
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](beast::error_code io_err) {
+                              self->reading_ = false;
+                              if (!io_err && !self->ended_)
+                                return self->do_read();
+                              if (io_err)
+                                log::write(log::level::warn,
+                                           {{"event", "tls-handshake"},
+                                            {"result", io_err.message()}});
+                              self->close();
+                            });
+  } else {
+    do_read();
+  }
 }
 
-void session::stop() {
+template <class Stream>
+void session<Stream>::stop() {
   stopping_ = true;
   if (!busy_)
     close();
 }
 
-bool session::evictable() const {
+template <class Stream>
+bool session<Stream>::evictable() const {
   return reading_ && !busy_ && !ended_ && !stopping_;
 }
 
-std::pair<bool, session::clock::time_point> session::eviction_rank() const {
+template <class Stream>
+std::pair<bool, connection_base::clock::time_point> session<Stream>::eviction_rank() const {
   bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
   return {partial, since_};
 }
 
-void session::evict() {
+template <class Stream>
+void session<Stream>::evict() {
   ended_ = true;
   close();
   owner_->on_session_end();
 }
 
-void session::do_read() {
+template <class Stream>
+void session<Stream>::do_read() {
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
-  stream_.expires_after(opts_.idle_timeout);
+  beast::get_lowest_layer(stream_).expires_after(opts_.idle_timeout);
   reading_ = true;
   since_ = clock::now();
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&session<Stream>::on_read, this->shared_from_this()));
   owner_->on_session_idle();
 }
 
-void session::on_read(beast::error_code io_err, size_t) {
+template <class Stream>
+void session<Stream>::on_read(beast::error_code io_err, size_t) {
   reading_ = false;
   // end_of_stream first: the peer closed between requests, which is no error.
   if (io_err == http::error::end_of_stream)
@@ -134,7 +163,8 @@ void session::on_read(beast::error_code io_err, size_t) {
 }
 
 // Answers a request that cannot be parsed, then closes: the stream cannot be resynced.
-void session::fail(caf::error err) {
+template <class Stream>
+void session<Stream>::fail(caf::error err) {
   keep_alive_ = false;
   version_ = 11;
   started_ = clock::now();
@@ -144,14 +174,15 @@ void session::fail(caf::error err) {
   respond(render_error(err), err);
 }
 
-void session::handle(http::request<http::string_body> req) {
+template <class Stream>
+void session<Stream>::handle(http::request<http::string_body> req) {
   busy_ = true;
   keep_alive_ = req.keep_alive();
   version_ = req.version();
   started_ = clock::now();
   target_ = std::string(req.target());
   reads_only_ = false;
-  stream_.expires_never();
+  beast::get_lowest_layer(stream_).expires_never();
   ep_ = route(target_);
   auto parsed = decode_request(req.method_string(), target_, req.body());
   if (!parsed)
@@ -163,7 +194,8 @@ void session::handle(http::request<http::string_body> req) {
     if (auto reply = opts_.reads(*parsed))
       return respond(render_reply(parsed->ep, *reply), reply->error);
   // The actors answer on their own threads; the answer is posted back to this connection.
-  auto hold = std::make_shared<io_hold>(shared_from_this(), stream_.get_executor());
+  auto hold = std::make_shared<io_hold<session<Stream>>>(this->shared_from_this(),
+                                                         stream_.get_executor());
   auto e = parsed->ep;
   owner_->handler()(std::move(*parsed), [hold, e](api_reply reply) {
     asio::post(hold->executor(), [hold, e, reply = std::move(reply)] {
@@ -172,7 +204,8 @@ void session::handle(http::request<http::string_body> req) {
   });
 }
 
-void session::respond(answer a, const caf::error& err) {
+template <class Stream>
+void session<Stream>::respond(answer a, const caf::error& err) {
   busy_ = true;
   undo_.reset();
   if (!err)
@@ -199,15 +232,16 @@ void session::respond(answer a, const caf::error& err) {
   bool keep = keep_alive_ && !stopping_;
   frame(head_, a.status, version_, keep, a.body.size());
   body_ = std::move(a.body);
-  stream_.expires_after(std::chrono::seconds(30));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
   std::array<asio::const_buffer, 2> both{asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(stream_, both,
-                    [self = shared_from_this(), keep](beast::error_code io_err, size_t) {
+                    [self = this->shared_from_this(), keep](beast::error_code io_err, size_t) {
                       self->on_write(!keep, io_err);
                     });
 }
 
-void session::on_write(bool eof, beast::error_code io_err) {
+template <class Stream>
+void session<Stream>::on_write(bool eof, beast::error_code io_err) {
   busy_ = false;
   std::string().swap(body_);  // a List can be megabytes: not kept while the connection idles
   if (io_err && undo_) {
@@ -225,10 +259,15 @@ void session::on_write(bool eof, beast::error_code io_err) {
   do_read();
 }
 
-void session::close() {
+template <class Stream>
+void session<Stream>::close() {
   beast::error_code ignore;
-  stream_.socket().shutdown(stream_protocol::socket::shutdown_both, ignore);
-  stream_.close();
+  beast::get_lowest_layer(stream_).socket().shutdown(asio::socket_base::shutdown_both, ignore);
+  beast::get_lowest_layer(stream_).close();
 }
+
+template class session<unix_stream>;
+template class session<tcp_stream>;
+template class session<tls_stream>;
 
 } // namespace actorvol::net

@@ -9,6 +9,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <chrono>
 #include <memory>
@@ -20,28 +21,46 @@ namespace actorvol::net {
 
 struct answer;
 
-class session : public std::enable_shared_from_this<session> {
+/// What the listener needs of a connection, whatever carries it.
+class connection_base {
 public:
   using clock = std::chrono::steady_clock;
 
-  session(boost::asio::local::stream_protocol::socket sock, std::shared_ptr<listener> owner);
-  ~session();
+  virtual ~connection_base() = default;
 
-  void start();
+  virtual void start() = 0;
 
   /// Shutdown: an idle connection closes now, a busy one after its answer.
-  void stop();
+  virtual void stop() = 0;
 
   /// Whether the connection may be closed to make room: it is waiting for (the rest of) a
   /// request, and has none with the actors and no answer being written.
-  bool evictable() const;
+  virtual bool evictable() const = 0;
 
   /// The eviction order (lowest first): idle connections (no byte of the next request yet)
   /// before partial requests, and within each the one waiting longest.
-  std::pair<bool, clock::time_point> eviction_rank() const;
+  virtual std::pair<bool, clock::time_point> eviction_rank() const = 0;
 
   /// Closes the connection now to make room for a new one; its place is free at once.
-  void evict();
+  virtual void evict() = 0;
+};
+
+/// The transports a session runs over: the plugin socket, plain TCP (loopback only), TLS.
+using unix_stream = boost::beast::basic_stream<boost::asio::local::stream_protocol>;
+using tcp_stream = boost::beast::tcp_stream;
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+template <class Stream>
+class session : public connection_base, public std::enable_shared_from_this<session<Stream>> {
+public:
+  session(Stream stream, std::shared_ptr<listener> owner);
+  ~session() override;
+
+  void start() override;
+  void stop() override;
+  bool evictable() const override;
+  std::pair<bool, clock::time_point> eviction_rank() const override;
+  void evict() override;
 
 private:
   void do_read();
@@ -52,7 +71,7 @@ private:
   void on_write(bool eof, boost::beast::error_code ec);
   void close();
 
-  boost::beast::basic_stream<boost::asio::local::stream_protocol> stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<listener> owner_;
@@ -74,5 +93,9 @@ private:
   bool reads_only_ = false;              // a read (logged at debug when it succeeds)
   std::string volume_;
 };
+
+extern template class session<unix_stream>;
+extern template class session<tcp_stream>;
+extern template class session<tls_stream>;
 
 } // namespace actorvol::net

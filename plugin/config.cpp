@@ -1,5 +1,8 @@
 #include "plugin/config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdlib>
 
 namespace actorvol {
@@ -35,6 +38,16 @@ std::string usage_text() {
          "                             (at the bound, idle connections are closed to make\n"
          "                             room; the open-files limit is raised to its maximum)\n"
          "  --idle-timeout SECS        close idle connections   ACTORVOL_IDLE_TIMEOUT (60)\n"
+         "  --listen URL               tcp://HOST:PORT to serve ACTORVOL_LISTEN\n"
+         "                             on TCP instead of --socket (Docker finds it through\n"
+         "                             /etc/docker/plugins/NAME.json); needs TLS, or\n"
+         "                             --insecure-tcp-loopback on a loopback address\n"
+         "  --tls-cert FILE            server certificate (PEM) ACTORVOL_TLS_CERT\n"
+         "  --tls-key FILE             its private key (PEM)    ACTORVOL_TLS_KEY\n"
+         "  --tls-client-ca FILE       require client certs     ACTORVOL_TLS_CLIENT_CA\n"
+         "                             signed by this CA (mutual TLS; required off loopback)\n"
+         "  --insecure-tcp-loopback    allow plain TCP, on a    ACTORVOL_INSECURE_TCP_LOOPBACK\n"
+         "                             loopback address only (no value; env: 1)\n"
          "  --metrics-address HOST:PORT  serve Prometheus       ACTORVOL_METRICS_ADDRESS\n"
          "                             metrics on GET /metrics here (default: off)\n"
          "  --metrics-socket PATH      or on this Unix socket   ACTORVOL_METRICS_SOCKET\n"
@@ -62,7 +75,48 @@ struct option {
   const char* flag;
   const char* env;
   std::function<std::string(config&, const std::string&)> set;  // "" or an error
+  bool switch_only = false;  // takes no value on the command line ("1" from the environment)
 };
+
+// Whether HOST (of HOST:PORT, IPv6 in brackets) is a loopback address.
+bool loopback_host(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  auto host = host_port.substr(0, colon == std::string::npos ? host_port.size() : colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  in_addr v4{};
+  in6_addr v6{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// The rules between the transport flags; "" when they agree.
+std::string check_transport(const config& c) {
+  bool tls = !c.tls_cert.empty() || !c.tls_key.empty();
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return "--tls-cert and --tls-key go together";
+  if (c.listen_tcp.empty()) {
+    if (tls || !c.tls_client_ca.empty() || c.insecure_tcp_loopback)
+      return "--tls-*, --insecure-tcp-loopback: only with --listen tcp://HOST:PORT";
+    return "";
+  }
+  if (!c.tls_client_ca.empty() && !tls)
+    return "--tls-client-ca needs --tls-cert and --tls-key";
+  if (tls && c.insecure_tcp_loopback)
+    return "--insecure-tcp-loopback is for plain TCP; drop it to use TLS";
+  bool loopback = loopback_host(c.listen_tcp);
+  if (!tls && !c.insecure_tcp_loopback)
+    return "--listen tcp://" + c.listen_tcp
+           + " without TLS: give --tls-cert, --tls-key and --tls-client-ca (or, on a "
+             "loopback address, --insecure-tcp-loopback)";
+  if (c.insecure_tcp_loopback && !loopback)
+    return "--insecure-tcp-loopback works on a loopback address only, not " + c.listen_tcp;
+  if (tls && !loopback && c.tls_client_ca.empty())
+    return "TLS on a non-loopback address needs --tls-client-ca (mutual TLS): anyone who can "
+           "reach " + c.listen_tcp + " could otherwise mount and remove volumes";
+  return "";
+}
 
 std::vector<option> options() {
   auto text = [](std::string config::*field) {
@@ -106,6 +160,29 @@ std::vector<option> options() {
     {"--host-root", "ACTORVOL_HOST_ROOT", text(&config::host_root)},
     {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
     {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
+    {"--listen", "ACTORVOL_LISTEN",
+     [](config& c, const std::string& v) -> std::string {
+       if (v.rfind("tcp://", 0) == 0 && v.size() > 6) {
+         c.listen_tcp = v.substr(6);
+         return "";
+       }
+       if (v.rfind("unix://", 0) == 0 && v.size() > 7) {
+         c.socket = v.substr(7);
+         return "";
+       }
+       return "must be tcp://HOST:PORT or unix:///PATH";
+     }},
+    {"--tls-cert", "ACTORVOL_TLS_CERT", text(&config::tls_cert)},
+    {"--tls-key", "ACTORVOL_TLS_KEY", text(&config::tls_key)},
+    {"--tls-client-ca", "ACTORVOL_TLS_CLIENT_CA", text(&config::tls_client_ca)},
+    {"--insecure-tcp-loopback", "ACTORVOL_INSECURE_TCP_LOOPBACK",
+     [](config& c, const std::string& v) -> std::string {
+       if (v != "1" && v != "true")
+         return "takes no value (environment: 1)";
+       c.insecure_tcp_loopback = true;
+       return "";
+     },
+     true},
     {"--metrics-address", "ACTORVOL_METRICS_ADDRESS", text(&config::metrics_address)},
     {"--metrics-socket", "ACTORVOL_METRICS_SOCKET", text(&config::metrics_socket)},
   };
@@ -142,7 +219,11 @@ parse_result parse_command_line(const std::vector<std::string>& args,
         match = &o;
     if (match == nullptr)
       return usage_error{"unknown option " + arg};
-    if (!inline_value) {
+    if (match->switch_only) {
+      if (inline_value)
+        return usage_error{"option " + arg + " takes no value"};
+      value = "1";
+    } else if (!inline_value) {
       if (i + 1 >= args.size())
         return usage_error{"option " + arg + " needs a value"};
       value = args[++i];
@@ -150,6 +231,8 @@ parse_result parse_command_line(const std::vector<std::string>& args,
     if (auto err = match->set(cfg, value); !err.empty())
       return usage_error{"option " + arg + " " + err};
   }
+  if (auto err = check_transport(cfg); !err.empty())
+    return usage_error{err};
   if (!cfg.metrics_address.empty() && !cfg.metrics_socket.empty())
     return usage_error{"--metrics-address and --metrics-socket: choose one"};
   return cfg;

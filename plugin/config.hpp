@@ -24,6 +24,11 @@ struct config {
   std::string host_root;           // where the host's / is seen (managed plugin), or empty
   long max_connections = 4096;     // connections served at once; at the bound idle ones close
   long idle_timeout = 60;          // seconds before an idle connection is closed
+  std::string listen_tcp;          // HOST:PORT from --listen tcp://..., or empty (the socket)
+  std::string tls_cert;            // the server's certificate chain (PEM), or empty
+  std::string tls_key;             // its private key (PEM)
+  std::string tls_client_ca;       // clients must present a certificate this CA signed
+  bool insecure_tcp_loopback = false;  // plain TCP, allowed on a loopback address only
   std::string metrics_address;     // HOST:PORT of the metrics endpoint, or empty
   std::string metrics_socket;      // or its Unix socket, or empty (no metrics)
 };

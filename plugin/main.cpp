@@ -139,11 +139,19 @@ net::server_options server_options(const config& cfg, const net::net_actor& door
   opts.max_connections = static_cast<size_t>(cfg.max_connections);
   opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   opts.inherited_fd = inherited_fd;
+  opts.tcp_address = cfg.listen_tcp;
   // A success the client never heard of (it went away): the NET actor undoes a Mount.
   opts.on_undelivered = [&door](net::api_request req) {
     caf::anon_send(door, atom::undo::value, std::move(req));
   };
   return opts;
+}
+
+// How the plugin's listener is secured, for the start line: "mutual", "server" or "".
+std::string tls_mode(const config& cfg) {
+  if (cfg.tls_cert.empty())
+    return "";
+  return cfg.tls_client_ca.empty() ? "server" : "mutual";
 }
 
 // One scrape of the metrics endpoint: the build, the requests (net/), the volumes and their
@@ -186,6 +194,12 @@ int serve(const config& cfg, caf::actor_system& sys) {
   net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};
   auto opts = server_options(cfg, door, passed.fd);
+  if (!cfg.tls_cert.empty())
+    if (auto err = net::make_tls_context(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca, opts.tls);
+        !err.empty()) {
+      log::write(log::level::error, {{"event", "start"}, {"result", err}});
+      return 1;
+    }
   opts.reads = reads(actors);
   auto server = std::make_shared<net::listener>(
     ioc, std::move(opts), [&door](net::api_request req, net::api_responder respond) {
@@ -227,10 +241,11 @@ int serve(const config& cfg, caf::actor_system& sys) {
     server->stop();
     return 1;
   }
-  const auto& socket = server->options().socket_path;
+  const auto& socket = server->where();
   log::write(log::level::info, {{"event", "start"},
                                 {"socket", socket},
                                 {"activated", passed.fd >= 0 ? "yes" : "no"},
+                                {"tls", !tls_mode(cfg).empty() ? tls_mode(cfg) : "off"},
                                 {"metrics", metrics_endpoint ? metrics_endpoint->where() : "off"},
                                 {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},

@@ -9,6 +9,7 @@ namespace actorvol {
 
 std::string usage_text() {
   return "usage: actorvol [options]\n"
+         "       actorvol check --root DIR [--repair] [--json]   check a root offline\n"
          "\n"
          "A Docker volume plugin. Serves Docker's volume plugin protocol on a Unix socket.\n"
          "\n"

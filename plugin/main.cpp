@@ -11,6 +11,7 @@
 #include "net/metrics.hpp"
 #include "net/net_actor.hpp"
 #include "net/server.hpp"
+#include "plugin/check.hpp"
 #include "plugin/config.hpp"
 #include "plugin/service.hpp"
 
@@ -300,6 +301,8 @@ int run(const config& cfg) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args.front() == "check")
+    return run_check({args.begin() + 1, args.end()});
   auto parsed = parse_command_line(args, [](const char* name) { return std::getenv(name); });
   if (std::holds_alternative<show_help>(parsed)) {
     std::cout << usage_text();

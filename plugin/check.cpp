@@ -1,0 +1,362 @@
+#include "plugin/check.hpp"
+
+#include "actors/file_store.hpp"
+#include "actors/journal_store.hpp"
+#include "adaptors/catalog.hpp"
+#include "adaptors/safe_fs.hpp"
+#include "adaptors/sys.hpp"
+#include "core/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace actorvol {
+
+namespace {
+
+// One thing the check found. A problem makes the root unclean until it is repaired.
+struct finding {
+  std::string kind;    // e.g. "orphaned-data"
+  std::string volume;  // the volume it concerns, if any
+  std::string path;
+  std::string detail;
+  bool problem = true;
+  bool repaired = false;
+  std::string repair;  // what --repair did, or why it did not
+};
+
+struct quarantined {
+  std::string path;
+  uint64_t bytes = 0;
+  std::string modified;  // RFC 3339, UTC
+};
+
+struct report {
+  std::string root;
+  std::vector<finding> findings;
+  std::vector<quarantined> quarantine;
+  size_t volumes = 0;
+};
+
+std::string utc(fs::file_time_type t) {
+  auto sys = std::chrono::time_point_cast<std::chrono::seconds>(
+    t - fs::file_time_type::clock::now() + std::chrono::system_clock::now());
+  auto secs = std::chrono::system_clock::to_time_t(sys);
+  char buf[32];
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+uint64_t bytes_under(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(p, ec)))
+    return fs::is_regular_file(fs::symlink_status(p, ec)) ? fs::file_size(p, ec) : 0;
+  uint64_t n = 0;
+  for (auto i = fs::recursive_directory_iterator(p, ec); !ec && i != fs::end(i); i.increment(ec))
+    if (i->is_regular_file(ec) && !i->is_symlink(ec))
+      n += i->file_size(ec);
+  return n;
+}
+
+// The records, read without starting anything: the journal, or release 0.x's files.
+caf::expected<std::vector<loaded_record>> load(const fs::path& state) {
+  std::error_code ec;
+  if (fs::exists(state / journal_store::file_name, ec))
+    return journal_store(state).load_all(1);
+  if (fs::exists(state / ".journal.made", ec))
+    return make_error(ec::state_unusable, "",
+                      (state / journal_store::file_name).string()
+                        + " is missing, yet a journal was made here before");
+  if (!fs::is_directory(state, ec))
+    return std::vector<loaded_record>{};
+  return file_store(state).load_all(1);
+}
+
+// Loop devices whose backing file is below `root`: device -> backing file.
+std::map<std::string, std::string> loops_under(sys_calls& sys, const fs::path& root) {
+  std::map<std::string, std::string> out;
+  std::string text;
+  if (sys.run({"losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"}, text) != 0)
+    return out;
+  std::istringstream in(text);
+  auto prefix = root.string() + "/";
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string dev, file;
+    fields >> dev;
+    std::getline(fields >> std::ws, file);
+    if (file.rfind(prefix, 0) == 0)
+      out[dev] = file;
+  }
+  return out;
+}
+
+// The sources of every mount (to tell a loop device in use from a leaked one).
+std::set<std::string> mount_sources() {
+  std::set<std::string> out;
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos)
+      continue;
+    std::istringstream rest(line.substr(dash + 3));
+    std::string type, source;
+    rest >> type >> source;
+    out.insert(source);
+  }
+  return out;
+}
+
+// The volume a path below ROOT/volumes or ROOT/images belongs to.
+std::string volume_of(const fs::path& root, const fs::path& p) {
+  auto rel = p.lexically_relative(root);
+  auto it = rel.begin();
+  if (it == rel.end())
+    return "";
+  auto top = it->string();
+  if (++it == rel.end())
+    return "";
+  auto name = it->string();
+  if (top == "images" && fs::path(name).extension() == ".img")
+    return fs::path(name).stem().string();
+  return top == "volumes" ? name : "";
+}
+
+void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, bool repair,
+                report& out) {
+  auto sys = real_sys();
+  auto adaptors = default_catalog(root);
+  std::map<std::string, const loaded_record*> by_name;
+  for (auto& l : loaded)
+    by_name[l.name] = &l;
+  out.volumes = loaded.size();
+  auto explained = [&](const std::string& name) {  // a recorded use (or unknown uses) keeps it
+    auto i = by_name.find(name);
+    return i != by_name.end() && (!i->second->record || i->second->record->total_uses() > 0);
+  };
+
+  // 1. Every record readable, every volume's data there.
+  for (auto& l : loaded) {
+    if (!l.record) {
+      out.findings.push_back({"corrupt-record", l.name, "", l.problem, true, false,
+                              "not repaired: its data is kept; `docker volume rm` moves it to "
+                              "quarantine"});
+      continue;
+    }
+    auto paths = adaptors->data_paths(l.name);
+    if (!safe_fs::any_exists(paths))
+      out.findings.push_back({"missing-data", l.name, paths.empty() ? "" : paths.front().string(),
+                              "the record exists but the volume's data is gone", true, false,
+                              "not repaired: nothing safe to do (Get reports the problem)"});
+    if (l.record->total_uses() > 0)
+      out.findings.push_back({"recorded-uses", l.name, "",
+                              std::to_string(l.record->total_uses())
+                                + " recorded use(s): re-attached when actorvol starts",
+                              false});
+  }
+
+  // 2. Mounts under ROOT/volumes that no recorded use explains (the top of each tree).
+  auto volumes_dir = root / "volumes";
+  auto all = sys->mounts_under(volumes_dir.string());
+  std::set<std::string> mounted(all.begin(), all.end());
+  std::set<std::string> still_mounted;
+  for (auto& mp : all) {
+    auto parent = fs::path(mp).parent_path().string();
+    if (mp == volumes_dir.string() || mounted.count(parent) > 0)
+      continue;
+    auto name = volume_of(root, mp);
+    if (explained(name)) {
+      still_mounted.insert(name);
+      continue;
+    }
+    finding f{"stray-mount", name, mp,
+              by_name.count(name) ? "mounted, but no use is recorded" : "no record names it"};
+    if (repair) {
+      int e = sys->mount("", mp, "", MS_SLAVE | MS_REC, "");
+      if (e == 0)
+        e = sys->detach_tree(mp);
+      f.repaired = e == 0;
+      f.repair = e == 0 ? "detached" : "detach failed: " + os_reason(e);
+    }
+    if (!f.repaired)
+      still_mounted.insert(name);
+    out.findings.push_back(std::move(f));
+  }
+
+  // 3. Loop devices on images below ROOT that nothing mounts.
+  auto sources = mount_sources();
+  for (auto& [dev, file] : loops_under(*sys, root)) {
+    if (sources.count(dev) > 0)
+      continue;
+    finding f{"leaked-loop-device", volume_of(root, file), dev,
+              "attached to " + file + " but mounted nowhere"};
+    if (repair) {
+      std::string text;
+      int code = sys->run({"losetup", "--detach", dev}, text);
+      f.repaired = code == 0;
+      f.repair = code == 0 ? "released" : "losetup --detach failed: " + text;
+    }
+    out.findings.push_back(std::move(f));
+  }
+
+  // 4. Data and images no record names.
+  std::error_code ec;
+  for (auto dir : {root / "volumes", root / "images"}) {
+    if (!fs::is_directory(dir, ec))
+      continue;
+    for (auto& entry : fs::directory_iterator(dir, ec)) {
+      auto name = volume_of(root, entry.path());
+      if (name.empty() || by_name.count(name) > 0)
+        continue;
+      finding f{"orphaned-data", name, entry.path().string(), "no record names this volume"};
+      if (repair && still_mounted.count(name) == 0) {
+        int err = 0;
+        auto where = safe_fs::quarantine(*sys, root, {entry.path()}, err);
+        f.repaired = err == 0;
+        f.repair = err == 0 ? "moved to " + where : "quarantine failed: " + os_reason(err);
+      } else if (repair) {
+        f.repair = "not moved: still mounted";
+      }
+      out.findings.push_back(std::move(f));
+    }
+  }
+
+  // 5. What quarantine holds (kept until the operator deletes it).
+  auto q = root / "quarantine";
+  if (fs::is_directory(q, ec))
+    for (auto& entry : fs::directory_iterator(q, ec))
+      out.quarantine.push_back(
+        {entry.path().string(), bytes_under(entry.path()), utc(entry.last_write_time(ec))});
+}
+
+void print_text(const report& r, bool repair) {
+  std::cout << "root " << r.root << ": " << r.volumes << " volume(s)\n";
+  size_t open = 0;
+  for (auto& f : r.findings) {
+    std::cout << (f.problem ? (f.repaired ? "repaired " : "problem  ") : "info     ") << f.kind;
+    if (!f.volume.empty())
+      std::cout << " volume=" << f.volume;
+    if (!f.path.empty())
+      std::cout << " path=" << f.path;
+    std::cout << ": " << f.detail;
+    if (!f.repair.empty())
+      std::cout << " [" << f.repair << "]";
+    std::cout << "\n";
+    open += f.problem && !f.repaired;
+  }
+  for (auto& q : r.quarantine)
+    std::cout << "quarantine " << q.path << " " << q.bytes << " bytes, since " << q.modified
+              << "\n";
+  if (open == 0)
+    std::cout << "clean\n";
+  else
+    std::cout << open << " problem(s)" << (repair ? " remain" : "; --repair fixes what is safe")
+              << "\n";
+}
+
+void print_json(const report& r) {
+  nlohmann::json j;
+  j["root"] = r.root;
+  j["volumes"] = r.volumes;
+  j["findings"] = nlohmann::json::array();
+  bool clean = true;
+  for (auto& f : r.findings) {
+    j["findings"].push_back({{"kind", f.kind},
+                             {"volume", f.volume},
+                             {"path", f.path},
+                             {"detail", f.detail},
+                             {"problem", f.problem},
+                             {"repaired", f.repaired},
+                             {"repair", f.repair}});
+    clean = clean && !(f.problem && !f.repaired);
+  }
+  j["quarantine"] = nlohmann::json::array();
+  for (auto& q : r.quarantine)
+    j["quarantine"].push_back({{"path", q.path}, {"bytes", q.bytes}, {"modified", q.modified}});
+  j["clean"] = clean;
+  std::cout << j.dump(2) << "\n";
+}
+
+int could_not(const std::string& why, bool json) {
+  if (json)
+    std::cout << nlohmann::json{{"error", why}}.dump() << "\n";
+  std::cerr << "actorvol check: could not check: " << why << "\n";
+  return check_failed;
+}
+
+} // namespace
+
+int run_check(const std::vector<std::string>& args) {
+  std::string root_arg;
+  bool repair = false;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--repair")
+      repair = true;
+    else if (args[i] == "--json")
+      json = true;
+    else if (args[i] == "--root" && i + 1 < args.size())
+      root_arg = args[++i];
+    else if (args[i].rfind("--root=", 0) == 0)
+      root_arg = args[i].substr(7);
+    else
+      return could_not("unknown argument " + args[i]
+                         + " (usage: actorvol check --root DIR [--repair] [--json])",
+                       json);
+  }
+  if (root_arg.empty())
+    return could_not("--root DIR is required", json);
+  std::error_code ec;
+  auto root = fs::canonical(root_arg, ec);
+  if (ec || !fs::is_directory(root, ec))
+    return could_not(root_arg + " is not a directory", json);
+  // Offline only: a running actorvol holds this lock, and its root changes under a check.
+  auto state = root / "state";
+  int lock = -1;
+  if (fs::is_directory(state, ec)) {
+    lock = ::open((state / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock < 0)
+      return could_not("cannot open " + (state / ".lock").string() + ": " + os_reason(errno),
+                       json);
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock);
+      return could_not("actorvol is running on " + root.string() + " (stop it first)", json);
+    }
+  }
+  auto loaded = load(state);
+  if (!loaded) {
+    if (lock >= 0)
+      ::close(lock);
+    return could_not("the state cannot be read: " + render(loaded.error()), json);
+  }
+  report r;
+  r.root = root.string();
+  check_root(root, *loaded, repair, r);
+  if (lock >= 0)
+    ::close(lock);
+  if (json)
+    print_json(r);
+  else
+    print_text(r, repair);
+  for (auto& f : r.findings)
+    if (f.problem && !f.repaired)
+      return check_problems;
+  return check_clean;
+}
+
+} // namespace actorvol

@@ -12,7 +12,7 @@ pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-d
       e2fsprogs)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang systemd
-         python3-matplotlib lintian dpkg-dev)
+         python3-matplotlib lintian dpkg-dev podman)
 fi
 
 missing=()

@@ -35,6 +35,10 @@ void read_view::reserve(size_t volumes) {
 }
 
 read_view::totals read_view::count() const {
+  std::lock_guard<std::mutex> hold(counted_mu_);
+  auto version = version_.load(std::memory_order_acquire);
+  if (version == counted_version_)
+    return counted_;
   totals t;
   for (auto& s : shards_) {
     std::lock_guard<std::mutex> lock(s.mu);
@@ -44,6 +48,8 @@ read_view::totals read_view::count() const {
         t.uses += e->info.mounts;
       }
   }
+  counted_version_ = version;  // a change during the walk moved the version: walked again
+  counted_ = t;
   return t;
 }
 

@@ -89,7 +89,8 @@ public:
   }
 
   /// How many volumes exist and how many mount uses they hold, summed shard by shard (not
-  /// at one instant: for metrics).
+  /// at one instant: for metrics). Walked again only when the view changed since the last
+  /// call, so a flood of scrapes costs nothing while nothing changes.
   struct totals {
     uint64_t volumes = 0;
     uint64_t uses = 0;
@@ -115,6 +116,9 @@ private:
 
   mutable std::array<shard, 64> shards_;
   mutable std::shared_mutex gate_;  // publishes share it; a List holds it alone
+  mutable std::mutex counted_mu_;
+  mutable uint64_t counted_version_ = ~uint64_t{0};  // guarded by counted_mu_
+  mutable totals counted_;                           // guarded by counted_mu_
   std::atomic<uint64_t> version_{0};
 };
 

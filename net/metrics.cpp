@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 
 namespace actorvol::net {
 
@@ -25,6 +27,7 @@ using generic = asio::generic::stream_protocol;
 namespace {
 
 constexpr size_t endpoints = 10;  // the nine of the protocol, and "other"
+constexpr size_t max_connections = 16;  // metrics connections at once
 constexpr size_t results = 3;
 
 struct request_table {
@@ -62,27 +65,51 @@ public:
     stream_.close();
   }
   void start() {
-    req_ = {};
+    parser_.emplace();
+    parser_->body_limit(4096);  // a scrape has no body
+    parser_->header_limit(8192);
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, req_,
+    http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (!ec)
-                         self->answer();
+                         return self->answer(self->parser_->release());
+                       if (ec == http::error::end_of_stream || ec == beast::error::timeout
+                           || ec == asio::error::operation_aborted
+                           || ec.category() != http::make_error_code(http::error::bad_target)
+                                                 .category())
+                         return self->close();  // gone, idle, stopped: nothing to answer
+                       self->refuse(ec);
                      });
   }
 
 private:
-  void answer() {
+  // A request that is no HTTP, or too large: 400 (431 for the headers), then the connection
+  // closes.
+  void refuse(beast::error_code ec) {
     auto res = std::make_shared<http::response<http::string_body>>();
-    res->version(req_.version());
-    res->keep_alive(req_.keep_alive());
-    auto target = std::string(req_.target());
+    res->version(11);
+    res->keep_alive(false);
+    res->result(ec == http::error::header_limit ? http::status::request_header_fields_too_large
+                                                : http::status::bad_request);
+    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    res->body() = "bad request: " + ec.message() + "\n";
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+      self->close();
+    });
+  }
+
+  void answer(http::request<http::string_body> req) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(req.version());
+    res->keep_alive(req.keep_alive());
+    auto target = std::string(req.target());
     if (auto q = target.find('?'); q != std::string::npos)
       target.resize(q);
     if (target != "/metrics") {
       res->result(http::status::not_found);
       res->body() = "only /metrics is served here\n";
-    } else if (req_.method() != http::verb::get && req_.method() != http::verb::head) {
+    } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
       res->result(http::status::method_not_allowed);
       res->set(http::field::allow, "GET, HEAD");
       res->body() = "GET /metrics\n";
@@ -94,8 +121,8 @@ private:
                                           ? "text/plain; version=0.0.4; charset=utf-8"
                                           : "text/plain; charset=utf-8");
     res->prepare_payload();
-    if (req_.method() == http::verb::head)
-      res->body().clear();
+    if (req.method() == http::verb::head)
+      res->body().clear();  // Content-Length stays the GET's
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         if (!ec && res->keep_alive())
@@ -107,7 +134,7 @@ private:
   beast::basic_stream<generic> stream_;
   std::shared_ptr<metrics_server> owner_;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> req_;
+  std::optional<http::request_parser<http::string_body>> parser_;
 };
 
 void request_metrics::record(std::optional<endpoint> ep, result r,
@@ -168,11 +195,21 @@ std::string metrics_server::open() {
     return "";
   }
   auto& path = opts_.socket_path;
+  std::error_code fe;
+  if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, fe);
+  if (fe)
+    return "--metrics-socket " + path + ": cannot create its directory: " + fe.message();
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       return "--metrics-socket " + path + " exists and is not a socket";
-    ::unlink(path.c_str());
+    asio::local::stream_protocol::socket probe(acceptor_.get_executor());
+    probe.connect(asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec)
+      return "--metrics-socket " + path + ": another process is listening on it";
+    ec.clear();
+    ::unlink(path.c_str());  // stale: nobody answers on it
   }
   generic::endpoint ep{asio::local::stream_protocol::endpoint{path}};
   acceptor_.open(ep.protocol(), ec);
@@ -207,6 +244,13 @@ void metrics_server::do_accept() {
       });
     }
     self->sessions_.remove_if([](auto& w) { return w.expired(); });
+    // A scraper needs one connection: at the bound the oldest makes room, so that idle or
+    // stalled clients never use up the process's descriptors (the plugin socket needs them).
+    while (self->sessions_.size() >= max_connections) {
+      if (auto oldest = self->sessions_.front().lock())
+        oldest->close();
+      self->sessions_.pop_front();
+    }
     auto session = std::make_shared<metrics_session>(std::move(s), self);
     self->sessions_.push_back(session);
     session->start();

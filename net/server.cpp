@@ -43,6 +43,8 @@ std::string parse_tcp_address(const std::string& text, tcp::endpoint& out) {
   auto host = text.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    return text + ": an IPv6 address goes in brackets, e.g. [::1]:9443";
   error_code ec;
   auto ip = asio::ip::make_address(host, ec);
   if (ec)
@@ -124,11 +126,12 @@ std::string listener::open_tcp() {
   tcp::endpoint ep;
   if (auto err = parse_tcp_address(opts_.tcp_address, ep); !err.empty())
     return "--listen tcp://" + err;
-  int fd = ::socket(ep.address().is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  family_ = ep.address().is_v6() ? AF_INET6 : AF_INET;
+  int fd = ::socket(family_, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return "cannot create a socket: " + os_reason(errno);
   error_code io_err;
-  acceptor_.assign(generic(ep.address().is_v6() ? AF_INET6 : AF_INET, IPPROTO_TCP), fd, io_err);
+  acceptor_.assign(generic(family_, IPPROTO_TCP), fd, io_err);
   if (io_err) {
     ::close(fd);
     return "cannot listen on " + opts_.tcp_address + ": " + io_err.message();
@@ -246,7 +249,7 @@ bool listener::accept_one() {
   // The session for the transport: the Unix socket, TCP, or TLS over TCP.
   std::shared_ptr<connection_base> s;
   error_code io_err;
-  if (opts_.tcp_address.empty()) {
+  if (family_ == AF_UNIX) {
     stream_protocol::socket sock(ioc_);
     sock.assign(stream_protocol(), fd, io_err);
     if (!io_err)
@@ -254,9 +257,7 @@ bool listener::accept_one() {
                                                  shared_from_this());
   } else {
     tcp::socket sock(ioc_);
-    sock.assign(acceptor_.local_endpoint().protocol().family() == AF_INET6 ? tcp::v6()
-                                                                              : tcp::v4(),
-                fd, io_err);
+    sock.assign(family_ == AF_INET6 ? tcp::v6() : tcp::v4(), fd, io_err);
     if (!io_err)
       sock.set_option(tcp::no_delay(true), io_err);
     if (!io_err && opts_.tls)
@@ -279,6 +280,10 @@ bool listener::accept_one() {
       victim->evict();
     }
   ++active_;
+  // Ended sessions leave expired entries; forget them before the list outgrows the live ones
+  // (each keeps its session's memory block until then).
+  if (sessions_.size() > 2 * active_ + 64)
+    sessions_.remove_if([](const std::weak_ptr<connection_base>& w) { return w.expired(); });
   sessions_.push_back(s);
   s->start();
   return true;

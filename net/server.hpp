@@ -16,6 +16,8 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -126,6 +128,7 @@ private:
   boost::asio::steady_timer retry_;
   std::list<std::weak_ptr<connection_base>> sessions_;
   std::string where_;
+  int family_ = AF_UNIX;  // of the listening socket: the sessions' transport follows it
   size_t active_ = 0;
   bool accepting_ = false;  // a wait for the next connection (or a retry) is armed
   bool stopped_ = false;

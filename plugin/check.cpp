@@ -29,6 +29,11 @@ namespace {
 
 // One thing the check found. A problem makes the root unclean until it is repaired.
 struct finding {
+  finding(std::string kind, std::string volume, std::string path, std::string detail,
+          bool problem = true, std::string repair = {})
+    : kind(std::move(kind)), volume(std::move(volume)), path(std::move(path)),
+      detail(std::move(detail)), problem(problem), repair(std::move(repair)) {
+  }
   std::string kind;    // e.g. "orphaned-data"
   std::string volume;  // the volume it concerns, if any
   std::string path;
@@ -73,7 +78,9 @@ uint64_t bytes_under(const fs::path& p) {
   return n;
 }
 
-// The records, read without starting anything: the journal, or release 0.x's files.
+// The records, read without starting anything: the journal, or release 0.x's files. A root
+// with neither is no actorvol root (or one whose state is lost): nothing in it can be judged
+// orphaned, so the check stops there.
 caf::expected<std::vector<loaded_record>> load(const fs::path& state) {
   std::error_code ec;
   if (fs::exists(state / journal_store::file_name, ec))
@@ -82,9 +89,14 @@ caf::expected<std::vector<loaded_record>> load(const fs::path& state) {
     return make_error(ec::state_unusable, "",
                       (state / journal_store::file_name).string()
                         + " is missing, yet a journal was made here before");
-  if (!fs::is_directory(state, ec))
-    return std::vector<loaded_record>{};
-  return file_store(state).load_all(1);
+  if (fs::is_directory(state, ec)) {
+    auto old = file_store(state).load_all(1);
+    if (!old || !old->empty())
+      return old;
+  }
+  return make_error(ec::state_unusable, "",
+                    "no state journal in " + state.string()
+                      + " (not an actorvol root, or its state is lost)");
 }
 
 // Loop devices whose backing file is below `root`: device -> backing file.
@@ -94,16 +106,23 @@ std::map<std::string, std::string> loops_under(sys_calls& sys, const fs::path& r
   if (sys.run({"losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"}, text) != 0)
     return out;
   std::istringstream in(text);
-  auto prefix = root.string() + "/";
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
     std::string dev, file;
     fields >> dev;
     std::getline(fields >> std::ws, file);
-    if (file.rfind(prefix, 0) == 0)
-      out[dev] = file;
+    for (auto dir : {"volumes/", "images/"})  // never quarantine's: that is kept as it is
+      if (file.rfind((root / dir).string(), 0) == 0)
+        out[dev] = file;
   }
   return out;
+}
+
+// Whether anything holds loop device `dev` (a device-mapper or md on top of it).
+bool held(const std::string& dev) {
+  std::error_code ec;
+  auto holders = fs::path("/sys/block") / fs::path(dev).filename() / "holders";
+  return fs::is_directory(holders, ec) && !fs::is_empty(holders, ec);
 }
 
 // The sources of every mount (to tell a loop device in use from a leaked one).
@@ -153,7 +172,7 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
   // 1. Every record readable, every volume's data there.
   for (auto& l : loaded) {
     if (!l.record) {
-      out.findings.push_back({"corrupt-record", l.name, "", l.problem, true, false,
+      out.findings.push_back({"corrupt-record", l.name, "", l.problem, true,
                               "not repaired: its data is kept; `docker volume rm` moves it to "
                               "quarantine"});
       continue;
@@ -161,7 +180,7 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
     auto paths = adaptors->data_paths(l.name);
     if (!safe_fs::any_exists(paths))
       out.findings.push_back({"missing-data", l.name, paths.empty() ? "" : paths.front().string(),
-                              "the record exists but the volume's data is gone", true, false,
+                              "the record exists but the volume's data is gone", true,
                               "not repaired: nothing safe to do (Get reports the problem)"});
     if (l.record->total_uses() > 0)
       out.findings.push_back({"recorded-uses", l.name, "",
@@ -177,8 +196,8 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
   std::set<std::string> still_mounted;
   for (auto& mp : all) {
     auto parent = fs::path(mp).parent_path().string();
-    if (mp == volumes_dir.string() || mounted.count(parent) > 0)
-      continue;
+    if (mp == volumes_dir.string() || (parent != volumes_dir.string() && mounted.count(parent) > 0))
+      continue;  // the top of each tree below ROOT/volumes (which may be a mount itself)
     auto name = volume_of(root, mp);
     if (explained(name)) {
       still_mounted.insert(name);
@@ -200,16 +219,25 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
 
   // 3. Loop devices on images below ROOT that nothing mounts.
   auto sources = mount_sources();
+  std::string listing;
+  if (sys->run({"losetup", "--version"}, listing) != 0)
+    out.findings.push_back({"loop-devices-unchecked", "", "",
+                            "losetup could not run: loop devices were not checked", false});
   for (auto& [dev, file] : loops_under(*sys, root)) {
-    if (sources.count(dev) > 0)
-      continue;
+    if (sources.count(dev) > 0 || held(dev))
+      continue;  // mounted here, or something is built on it
     finding f{"leaked-loop-device", volume_of(root, file), dev,
               "attached to " + file + " but mounted nowhere"};
     if (repair) {
       std::string text;
       int code = sys->run({"losetup", "--detach", dev}, text);
-      f.repaired = code == 0;
-      f.repair = code == 0 ? "released" : "losetup --detach failed: " + text;
+      // A device still open elsewhere (another mount namespace, a process) only gets
+      // autoclear: it stays until that lets go, and is no repair.
+      bool gone = loops_under(*sys, root).count(dev) == 0;
+      f.repaired = code == 0 && gone;
+      f.repair = code != 0 ? "losetup --detach failed: " + text
+                 : gone    ? "released"
+                           : "still open elsewhere: released once that closes it (autoclear)";
     }
     out.findings.push_back(std::move(f));
   }
@@ -327,8 +355,12 @@ int run_check(const std::vector<std::string>& args) {
     return could_not(root_arg + " is not a directory", json);
   // Offline only: a running actorvol holds this lock, and its root changes under a check.
   auto state = root / "state";
+  if (!fs::is_directory(state, ec))
+    return could_not("no state directory " + state.string()
+                       + " (not an actorvol root, or its state is lost)",
+                     json);
   int lock = -1;
-  if (fs::is_directory(state, ec)) {
+  {
     lock = ::open((state / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock < 0)
       return could_not("cannot open " + (state / ".lock").string() + ": " + os_reason(errno),

@@ -48,7 +48,7 @@ std::string usage_text() {
          "  --tls-client-ca FILE       require client certs     ACTORVOL_TLS_CLIENT_CA\n"
          "                             signed by this CA (mutual TLS; required off loopback)\n"
          "  --insecure-tcp-loopback    allow plain TCP, on a    ACTORVOL_INSECURE_TCP_LOOPBACK\n"
-         "                             loopback address only (no value; env: 1)\n"
+         "                             loopback address only (no value; env: 1 or 0)\n"
          "  --metrics-address HOST:PORT  serve Prometheus       ACTORVOL_METRICS_ADDRESS\n"
          "                             metrics on GET /metrics here (default: off)\n"
          "  --metrics-socket PATH      or on this Unix socket   ACTORVOL_METRICS_SOCKET\n"
@@ -178,9 +178,9 @@ std::vector<option> options() {
     {"--tls-client-ca", "ACTORVOL_TLS_CLIENT_CA", text(&config::tls_client_ca)},
     {"--insecure-tcp-loopback", "ACTORVOL_INSECURE_TCP_LOOPBACK",
      [](config& c, const std::string& v) -> std::string {
-       if (v != "1" && v != "true")
-         return "takes no value (environment: 1)";
-       c.insecure_tcp_loopback = true;
+       if (v != "1" && v != "true" && v != "0" && v != "false")
+         return "takes no value (environment: 1 or 0)";
+       c.insecure_tcp_loopback = v == "1" || v == "true";
        return "";
      },
      true},

@@ -14,9 +14,9 @@ cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DAC
   -DCMAKE_CXX_FLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
   -DCMAKE_EXE_LINKER_FLAGS="$(dpkg-buildflags --get LDFLAGS)" >/dev/null
 if [ -n "${ACTORVOL_BUILD_LOCK:-}" ]; then
-  flock "$ACTORVOL_BUILD_LOCK" cmake --build "$out" -j2 --target actorvol actorvol_docs
+  flock "$ACTORVOL_BUILD_LOCK" cmake --build "$out" -j2 --target actorvol
 else
-  cmake --build "$out" -j2 --target actorvol actorvol_docs
+  cmake --build "$out" -j2 --target actorvol
 fi
 rm -f "$out"/actorvol_*.deb
 (cd "$out" && cpack -G DEB >/dev/null)

@@ -187,10 +187,20 @@ void exit_after(std::chrono::seconds bound) {
 int serve(const config& cfg, caf::actor_system& sys) {
   // Socket activation: systemd bound the socket and passes it; else we bind --socket.
   auto passed = service::take_listen_socket();
+  if (passed.error.empty() && passed.fd >= 0 && !cfg.listen_tcp.empty())
+    passed.error = "systemd passed a socket and --listen tcp://" + cfg.listen_tcp
+                   + " was given: serve one or the other (unset ACTORVOL_LISTEN, or stop "
+                     "actorvol.socket)";
   if (!passed.error.empty()) {
     log::write(log::level::error, {{"event", "start"}, {"result", passed.error}});
     return 1;
   }
+  if (!cfg.listen_tcp.empty() && cfg.insecure_tcp_loopback)
+    log::write(log::level::warn,
+               {{"event", "start"},
+                {"result", "plain TCP on " + cfg.listen_tcp
+                             + ": every local user and every container on the host's network "
+                               "can create, mount and remove volumes; prefer mutual TLS"}});
   plugin_system actors{sys, actor_options(cfg, sys)};
   net::net_actor door;  // spawned once the REGISTRY is; the server reads it only after run()
   boost::asio::io_context ioc{1};

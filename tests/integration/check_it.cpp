@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -79,6 +81,20 @@ TEST(Check, CouldNotCheck) {
     EXPECT_NE(r.err.find("actorvol is running on"), std::string::npos) << r.err;
   }
   EXPECT_EQ(check((dir / "nowhere").string()).code, 2);
+  // A directory with volumes but no state (not an actorvol root, or its state is lost, e.g.
+  // /var/lib/docker): nothing can be judged orphaned, so nothing is touched.
+  auto foreign = dir / "foreign";
+  fs::create_directories(foreign / "volumes" / "important" / "_data");
+  std::ofstream(foreign / "volumes" / "important" / "_data" / "f") << "precious";
+  for (bool with_state_dir : {false, true}) {
+    if (with_state_dir)
+      fs::create_directories(foreign / "state");
+    auto f = check(foreign.string(), {"--repair"});
+    EXPECT_EQ(f.code, 2) << f.out << f.err;
+    EXPECT_NE(f.err.find("not an actorvol root"), std::string::npos) << f.err;
+    EXPECT_EQ(slurp(foreign / "volumes" / "important" / "_data" / "f"), "precious");
+    EXPECT_FALSE(fs::exists(foreign / "quarantine"));
+  }
   EXPECT_EQ(run_binary({"check"}).code, 2);
   EXPECT_EQ(run_binary({"check", "--root", root, "--frobnicate"}).code, 2);
   // A journal that is not a database: the state cannot be read.
@@ -161,6 +177,55 @@ TEST(Check, StrayMountIsDetachedOnRepair) {
   EXPECT_EQ(all.find(" " + target.string() + " "), std::string::npos) << "still mounted";
   if (all.find(" " + target.string() + " ") != std::string::npos)
     ::umount2(target.c_str(), MNT_DETACH);
+}
+
+TEST(Check, StrayMountIsFoundWhenTheVolumesDirectoryIsAMountItself) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir dir;
+  auto root = make_root(dir, {});
+  auto volumes = fs::path(root) / "volumes";
+  ASSERT_EQ(::mount("tmpfs", volumes.c_str(), "tmpfs", 0, "size=4m"), 0) << std::strerror(errno);
+  auto ghost = volumes / "ghost" / "_data";
+  fs::create_directories(ghost);
+  ASSERT_EQ(::mount("tmpfs", ghost.c_str(), "tmpfs", 0, "size=1m"), 0);
+  auto r = check(root, {"--json"});
+  ::umount2(ghost.c_str(), MNT_DETACH);
+  ::umount2(volumes.c_str(), MNT_DETACH);
+  EXPECT_EQ(r.code, 1) << r.out;
+  auto f = findings(r);
+  ASSERT_EQ(f.count("stray-mount"), 1u) << r.out;
+  EXPECT_EQ(f.find("stray-mount")->second["path"], ghost.string());
+}
+
+// A loop device that something still holds open is not released by --repair (the kernel
+// only marks it to go when closed), and the check says so.
+TEST(Check, ALoopDeviceStillOpenIsNotCountedAsReleased) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir dir;
+  auto root = make_root(dir, {});
+  auto image = fs::path(root) / "volumes" / "held" / "disk.img";
+  fs::create_directories(image.parent_path());
+  { std::ofstream(image).put('\0'); }
+  fs::resize_file(image, 1 << 20);
+  FILE* p = ::popen(("losetup --find --show " + image.string()).c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[64] = {};
+  ASSERT_NE(std::fgets(buf, sizeof buf, p), nullptr);
+  ::pclose(p);
+  std::string loop(buf);
+  loop.erase(loop.find_last_not_of("\n") + 1);
+  int held = ::open(loop.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0) << std::strerror(errno);
+  auto r = check(root, {"--repair", "--json"});
+  ::close(held);  // autoclear (set by the detach) releases it now
+  std::system(("losetup --detach " + loop + " 2>/dev/null").c_str());
+  EXPECT_EQ(r.code, 1) << r.out;
+  auto f = findings(r);
+  ASSERT_EQ(f.count("leaked-loop-device"), 1u) << r.out;
+  EXPECT_EQ(f.find("leaked-loop-device")->second["repaired"], false) << r.out;
+  EXPECT_NE(f.find("leaked-loop-device")->second["repair"].get<std::string>().find("still open"),
+            std::string::npos)
+    << r.out;
 }
 
 TEST(Check, LeakedLoopDeviceIsReleasedOnRepair) {

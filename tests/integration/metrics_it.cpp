@@ -20,6 +20,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 using namespace actorvol::test;
 
@@ -166,6 +167,33 @@ TEST(Metrics, ValuesMoveWithTheRequests) {
   EXPECT_NE(get_tcp(port, "POST").find(" 405 "), std::string::npos);
   // The plugin socket does not serve metrics, and the metrics listener no plugin calls.
   EXPECT_NE(get_tcp(port, "POST", "/Plugin.Activate").find(" 404 "), std::string::npos);
+}
+
+// Bad requests get a 400 and the endpoint goes on serving; idle clients beyond the bound
+// make room instead of locking scrapers out.
+TEST(Metrics, BadRequestsAndIdleClientsDoNotStopScrapes) {
+  plugin p({"--metrics-address", "127.0.0.1:0"});
+  int port = metrics_port(p);
+  ASSERT_GT(port, 0);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_NE(http_exchange(fd, "this is not HTTP\r\n\r\n").find(" 400 "), std::string::npos);
+  std::vector<int> idle;
+  for (int i = 0; i < 40; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::send(c, "GET /metr", 9, MSG_NOSIGNAL);  // and never the rest
+    idle.push_back(c);
+  }
+  auto s = samples(get_tcp(port));
+  EXPECT_EQ(value(s, "actorvol_build_info{version=\"0.1.0\"}"), 1);
+  for (int c : idle)
+    ::close(c);
+  EXPECT_EQ(p.call("/Plugin.Activate").status, 200);
 }
 
 TEST(Metrics, BlockingJobsInFlightWhileABackendCallRuns) {

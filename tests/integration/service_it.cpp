@@ -197,6 +197,18 @@ TEST(Service, UnusableActivationSocketsAreRefused) {
     EXPECT_NE(p.log().find("systemd passed 2 sockets; actorvol serves one"), std::string::npos)
       << p.log();
   }
+  {
+    // A passed socket and --listen tcp:// (ACTORVOL_LISTEN in /etc/default/actorvol, say).
+    auto sock = (dir / "tcp-too.sock").string();
+    child p({socket_activate, "-l", sock, binary_under_test(), "--root", (dir / "root").string(),
+             "--listen", "tcp://127.0.0.1:0", "--insecure-tcp-loopback"},
+            {}, (dir / "log3").string());
+    for (int i = 0; i < 500 && ::access(sock.c_str(), F_OK) != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    connection c(sock);  // wakes it
+    EXPECT_EQ(p.wait(), 1) << p.log();
+    EXPECT_NE(p.log().find("serve one or the other"), std::string::npos) << p.log();
+  }
 }
 
 // Type=notify: READY=1 comes once recovery is done and requests are served (so Docker,

@@ -49,6 +49,7 @@ done
 [ -f /lib/systemd/system/actorvol.service ] && [ -f /lib/systemd/system/actorvol.socket ] \
   || fail "units missing"
 grep -qx /etc/default/actorvol /var/lib/dpkg/info/actorvol.conffiles || fail "conffile"
+getent group docker >/dev/null || fail "postinst did not make the socket group docker"
 
 /usr/sbin/actorvol >/tmp/actorvol.log 2>&1 &
 sock=/run/docker/plugins/actorvol.sock

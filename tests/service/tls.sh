@@ -78,6 +78,11 @@ refused "needs --tls-client-ca" --listen tcp://0.0.0.0:0 --tls-cert "$c/server.p
 refused "go together" --listen tcp://127.0.0.1:0 --tls-cert "$c/server.pem"
 refused "only with --listen" --tls-cert "$c/server.pem" --tls-key "$c/server.key"
 refused "must be tcp://HOST:PORT" --listen http://127.0.0.1:1
+refused "takes no value" --listen tcp://127.0.0.1:0 --insecure-tcp-loopback=1
+ACTORVOL_INSECURE_TCP_LOOPBACK=0 refused "without TLS" --listen tcp://127.0.0.1:0
+out=$("$binary" --root "$tmp/root" --listen tcp://::1:9 --insecure-tcp-loopback 2>&1) \
+  && fail "started on an IPv6 address without brackets"
+grep -q "goes in brackets" <<<"$out" || fail "IPv6 without brackets: $out"
 out=$("$binary" --root "$tmp/root" --listen tcp://127.0.0.1:0 --tls-cert "$tmp/none.pem" \
   --tls-key "$c/server.key" 2>&1) && fail "started with a missing certificate"
 grep -q -- "--tls-cert $tmp/none.pem" <<<"$out" || fail "a missing certificate: $out"

@@ -57,6 +57,24 @@ std::string slurp(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Attaches a 1 MiB image at ROOT/volumes/NAME/disk.img to a free loop device (as a leak
+// would leave it); returns the device.
+std::string attach_loop(const std::string& root, const std::string& name) {
+  auto image = fs::path(root) / "volumes" / name / "disk.img";
+  fs::create_directories(image.parent_path());
+  { std::ofstream(image).put('\0'); }
+  fs::resize_file(image, 1 << 20);
+  std::string loop;
+  if (FILE* p = ::popen(("losetup --find --show " + image.string()).c_str(), "r")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, p) != nullptr)
+      loop = buf;
+    ::pclose(p);
+  }
+  loop.erase(loop.find_last_not_of("\n") + 1);
+  return loop;
+}
+
 } // namespace
 
 TEST(Check, ACleanRootIsClean) {
@@ -203,17 +221,8 @@ TEST(Check, ALoopDeviceStillOpenIsNotCountedAsReleased) {
   ACTORVOL_REQUIRE_ROOT();
   temp_dir dir;
   auto root = make_root(dir, {});
-  auto image = fs::path(root) / "volumes" / "held" / "disk.img";
-  fs::create_directories(image.parent_path());
-  { std::ofstream(image).put('\0'); }
-  fs::resize_file(image, 1 << 20);
-  FILE* p = ::popen(("losetup --find --show " + image.string()).c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[64] = {};
-  ASSERT_NE(std::fgets(buf, sizeof buf, p), nullptr);
-  ::pclose(p);
-  std::string loop(buf);
-  loop.erase(loop.find_last_not_of("\n") + 1);
+  auto loop = attach_loop(root, "held");
+  ASSERT_FALSE(loop.empty());
   int held = ::open(loop.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(held, 0) << std::strerror(errno);
   auto r = check(root, {"--repair", "--json"});
@@ -232,17 +241,8 @@ TEST(Check, LeakedLoopDeviceIsReleasedOnRepair) {
   ACTORVOL_REQUIRE_ROOT();
   temp_dir dir;
   auto root = make_root(dir, {});
-  auto image = fs::path(root) / "volumes" / "leaky" / "disk.img";
-  fs::create_directories(image.parent_path());
-  { std::ofstream(image).put('\0'); }
-  fs::resize_file(image, 1 << 20);
-  FILE* p = ::popen(("losetup --find --show " + image.string()).c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[64] = {};
-  ASSERT_NE(std::fgets(buf, sizeof buf, p), nullptr);
-  ::pclose(p);
-  std::string loop(buf);
-  loop.erase(loop.find_last_not_of("\n") + 1);
+  auto loop = attach_loop(root, "leaky");
+  ASSERT_FALSE(loop.empty());
   auto r = check(root, {"--json"});
   EXPECT_EQ(r.code, 1) << r.out;
   auto f = findings(r);
@@ -251,7 +251,8 @@ TEST(Check, LeakedLoopDeviceIsReleasedOnRepair) {
   r = check(root, {"--repair", "--json"});
   EXPECT_EQ(r.code, 0) << r.out;
   std::string listing;
-  p = ::popen("losetup --list --noheadings --output NAME", "r");
+  char buf[256];
+  FILE* p = ::popen("losetup --list --noheadings --output NAME", "r");
   while (std::fgets(buf, sizeof buf, p) != nullptr)
     listing += buf;
   ::pclose(p);

@@ -43,17 +43,7 @@ const history& recorded_light() {
 
 // One recorded history, shared by the tests below (recording it is the slow part).
 const history& recorded() {
-  static history h = [] {
-    actorvol::test::plugin p;
-    recorder_options opt;  // 32 clients x 320 operations on 8 volumes
-    auto t0 = std::chrono::steady_clock::now();
-    auto h = record_history(p.socket(), opt);
-    std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    std::cout << "[ recorded ] " << h.size() << " operations from " << opt.clients
-              << " clients on " << opt.volumes << " volumes in " << dt.count() << " s"
-              << std::endl;
-    return h;
-  }();
+  static history h = record(recorder_options{});  // 32 clients x 320 operations on 8 volumes
   return h;
 }
 

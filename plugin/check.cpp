@@ -99,21 +99,23 @@ caf::expected<std::vector<loaded_record>> load(const fs::path& state) {
                       + " (not an actorvol root, or its state is lost)");
 }
 
-// Loop devices whose backing file is below `root`: device -> backing file.
-std::map<std::string, std::string> loops_under(sys_calls& sys, const fs::path& root) {
+// Loop devices whose backing file is in ROOT/volumes or ROOT/images (never quarantine's:
+// that is kept as it is): device -> backing file. Read from sysfs, which changes under no
+// listing (a losetup --list that races a device going away fails as a whole).
+std::map<std::string, std::string> loops_under(const fs::path& root) {
   std::map<std::string, std::string> out;
-  std::string text;
-  if (sys.run({"losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"}, text) != 0)
-    return out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::string dev, file;
-    fields >> dev;
-    std::getline(fields >> std::ws, file);
-    for (auto dir : {"volumes/", "images/"})  // never quarantine's: that is kept as it is
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator("/sys/block", ec)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("loop", 0) != 0)
+      continue;
+    std::ifstream in(entry.path() / "loop" / "backing_file");
+    std::string file;
+    if (!std::getline(in, file))
+      continue;  // not attached
+    for (auto dir : {"volumes/", "images/"})
       if (file.rfind((root / dir).string(), 0) == 0)
-        out[dev] = file;
+        out["/dev/" + name] = file;
   }
   return out;
 }
@@ -218,12 +220,12 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
   }
 
   // 3. Loop devices on images below ROOT that nothing mounts.
+  std::error_code ec;
   auto sources = mount_sources();
-  std::string listing;
-  if (sys->run({"losetup", "--version"}, listing) != 0)
+  if (!fs::is_directory("/sys/block", ec))
     out.findings.push_back({"loop-devices-unchecked", "", "",
-                            "losetup could not run: loop devices were not checked", false});
-  for (auto& [dev, file] : loops_under(*sys, root)) {
+                            "/sys/block cannot be read: loop devices were not checked", false});
+  for (auto& [dev, file] : loops_under(root)) {
     if (sources.count(dev) > 0 || held(dev))
       continue;  // mounted here, or something is built on it
     finding f{"leaked-loop-device", volume_of(root, file), dev,
@@ -233,7 +235,7 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
       int code = sys->run({"losetup", "--detach", dev}, text);
       // A device still open elsewhere (another mount namespace, a process) only gets
       // autoclear: it stays until that lets go, and is no repair.
-      bool gone = loops_under(*sys, root).count(dev) == 0;
+      bool gone = loops_under(root).count(dev) == 0;
       f.repaired = code == 0 && gone;
       f.repair = code != 0 ? "losetup --detach failed: " + text
                  : gone    ? "released"
@@ -243,7 +245,6 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
   }
 
   // 4. Data and images no record names.
-  std::error_code ec;
   for (auto dir : {root / "volumes", root / "images"}) {
     if (!fs::is_directory(dir, ec))
       continue;

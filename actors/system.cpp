@@ -1,5 +1,7 @@
 #include "actors/system.hpp"
 
+#include "adaptors/safe_fs.hpp"
+
 #include "actors/journal_store.hpp"
 
 #include "actors/registry.hpp"
@@ -11,7 +13,6 @@
 
 #include <set>
 
-#include <sys/mount.h>
 
 namespace fs = std::filesystem;
 
@@ -31,21 +32,10 @@ void detach_strays(const fs::path& root, const std::vector<loaded_record>& loade
     if (!l.record || l.record->total_uses() > 0)
       keep.insert(l.name);
   auto& sys = *real_sys();
-  auto volumes = (root / "volumes").string();
-  auto all = sys.mounts_under(volumes);
-  std::set<std::string> mounted(all.begin(), all.end());
-  for (auto& mp : all) {
-    auto parent = fs::path(mp).parent_path().string();
-    if (mp == volumes || mounted.count(parent) > 0 || !sys.is_mountpoint(mp))
-      continue;  // only the top of each stray tree: it comes off with all below it
-    auto name = fs::path(mp).lexically_relative(volumes).begin()->string();
+  for (auto& [name, mp] : safe_fs::volume_mounts(sys, root / "volumes")) {
     if (keep.count(name))
       continue;
-    // Our copies must never send their unmounts to the host's mounts they copy (an rbind
-    // of a shared tree): slaves first, then the whole tree in one call.
-    int e = sys.mount("", mp, "", MS_SLAVE | MS_REC, "");
-    if (e == 0)
-      e = sys.detach_tree(mp);
+    int e = safe_fs::detach_stray(sys, mp);
     log::write(e ? log::level::error : log::level::warn,
                {{"event", "recover"},
                 {"volume", name},

@@ -4,6 +4,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -331,6 +333,26 @@ int remove_tree(const fs::path& path) {
   }
   ::close(pfd);
   return rc;
+}
+
+std::vector<std::pair<std::string, std::string>> volume_mounts(sys_calls& sys,
+                                                               const fs::path& volumes) {
+  auto top = volumes.string();
+  auto all = sys.mounts_under(top);
+  std::set<std::string> mounted(all.begin(), all.end());
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& mp : all) {
+    auto parent = fs::path(mp).parent_path().string();
+    if (mp == top || (parent != top && mounted.count(parent) > 0) || !sys.is_mountpoint(mp))
+      continue;
+    out.emplace_back(fs::path(mp).lexically_relative(volumes).begin()->string(), mp);
+  }
+  return out;
+}
+
+int detach_stray(sys_calls& sys, const std::string& mount_point) {
+  int e = sys.mount("", mount_point, "", MS_SLAVE | MS_REC, "");
+  return e != 0 ? e : sys.detach_tree(mount_point);
 }
 
 bool any_exists(const std::vector<fs::path>& paths) {

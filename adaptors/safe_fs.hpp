@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace actorvol::safe_fs {
@@ -24,6 +25,17 @@ int remove_tree(const std::filesystem::path& path);
 /// ("" when there was nothing to move), or sets `err` (EBUSY: still mounted).
 std::string quarantine(sys_calls& sys, const std::filesystem::path& root,
                        const std::vector<std::filesystem::path>& paths, int& err);
+
+/// The top of each mount tree below `volumes` (ROOT/volumes, which may itself be a mount),
+/// with the volume it belongs to: (volume name, mount point). What is mounted below a listed
+/// mount point comes off with it.
+std::vector<std::pair<std::string, std::string>> volume_mounts(sys_calls& sys,
+                                                               const std::filesystem::path& volumes);
+
+/// Takes the mount tree at `mount_point` off, without sending its unmounts to the mounts it
+/// copies (an rbind of a shared tree): made a slave first, then detached in one call.
+/// Returns 0 or an errno.
+int detach_stray(sys_calls& sys, const std::string& mount_point);
 
 /// Whether any of `paths` exists (without following a final symlink).
 bool any_exists(const std::vector<std::filesystem::path>& paths);

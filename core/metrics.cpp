@@ -9,6 +9,9 @@ histogram::histogram(std::vector<uint64_t> bounds)
   : bounds_(std::move(bounds)), buckets_(bounds_.size() + 1) {
 }
 
+histogram::histogram() : histogram(latency_bounds()) {
+}
+
 void histogram::observe(uint64_t value) {
   size_t i = 0;
   while (i < bounds_.size() && value > bounds_[i])

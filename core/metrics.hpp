@@ -47,6 +47,9 @@ public:
   /// `bounds`: the buckets' upper bounds, ascending (+Inf is added).
   explicit histogram(std::vector<uint64_t> bounds);
 
+  /// A latency histogram: latency_bounds(), in nanoseconds.
+  histogram();
+
   void observe(uint64_t value);
 
   /// Appends NAME_bucket{LABELS,le="..."}, NAME_sum{LABELS} and NAME_count{LABELS}, each
@@ -74,7 +77,7 @@ std::string number(double v);
 
 /// The metrics of the actors layer and the store, one set per process.
 struct service_metrics {
-  histogram commit_seconds{latency_bounds()};  // one journal transaction, fsync included
+  histogram commit_seconds;                    // one journal transaction, fsync included
   histogram commit_batch{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};  // changes per commit
   counter reconcile_dropped;                   // mount uses dropped by reconcile
   gauge blocking_jobs;                         // jobs a WORKER runs now

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,12 +33,7 @@ constexpr size_t results = 3;
 
 struct request_table {
   std::array<std::array<metrics::counter, results>, endpoints> counts;
-  std::array<metrics::histogram, endpoints> latency{
-    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
-    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
-    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
-    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()},
-    metrics::histogram{metrics::latency_bounds()}, metrics::histogram{metrics::latency_bounds()}};
+  std::array<metrics::histogram, endpoints> latency;
 };
 
 request_table& table() {
@@ -190,6 +186,7 @@ std::string metrics_server::open() {
     auto bound = acceptor_.local_endpoint(ec);
     asio::ip::tcp::endpoint local;
     std::memcpy(local.data(), bound.data(), std::min<size_t>(bound.size(), local.capacity()));
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
     where_ = (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":"
              + std::to_string(local.port());
     return "";
@@ -220,6 +217,7 @@ std::string metrics_server::open() {
   if (ec)
     return "cannot listen on " + path + " (metrics): " + ec.message();
   ::chmod(path.c_str(), 0660);
+  ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
   where_ = path;
   return "";
 }
@@ -243,6 +241,7 @@ void metrics_server::do_accept() {
           self->do_accept();
       });
     }
+    ::fcntl(s.native_handle(), F_SETFD, FD_CLOEXEC);  // children inherit no socket
     self->sessions_.remove_if([](auto& w) { return w.expired(); });
     // A scraper needs one connection: at the bound the oldest makes room, so that idle or
     // stalled clients never use up the process's descriptors (the plugin socket needs them).

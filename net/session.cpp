@@ -183,10 +183,12 @@ void session<Stream>::handle(http::request<http::string_body> req) {
   target_ = std::string(req.target());
   reads_only_ = false;
   beast::get_lowest_layer(stream_).expires_never();
-  ep_ = route(target_);
   auto parsed = decode_request(req.method_string(), target_, req.body());
-  if (!parsed)
+  if (!parsed) {
+    ep_ = route(target_);  // for the metrics: a known path with a bad body, or none
     return respond(render_error(parsed.error()), parsed.error());
+  }
+  ep_ = parsed->ep;
   volume_ = parsed->name;
   reads_only_ = !changes(parsed->ep);
   in_flight_ = *parsed;

@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -192,15 +191,8 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
   }
 
   // 2. Mounts under ROOT/volumes that no recorded use explains (the top of each tree).
-  auto volumes_dir = root / "volumes";
-  auto all = sys->mounts_under(volumes_dir.string());
-  std::set<std::string> mounted(all.begin(), all.end());
   std::set<std::string> still_mounted;
-  for (auto& mp : all) {
-    auto parent = fs::path(mp).parent_path().string();
-    if (mp == volumes_dir.string() || (parent != volumes_dir.string() && mounted.count(parent) > 0))
-      continue;  // the top of each tree below ROOT/volumes (which may be a mount itself)
-    auto name = volume_of(root, mp);
+  for (auto& [name, mp] : safe_fs::volume_mounts(*sys, root / "volumes")) {
     if (explained(name)) {
       still_mounted.insert(name);
       continue;
@@ -208,9 +200,7 @@ void check_root(const fs::path& root, const std::vector<loaded_record>& loaded, 
     finding f{"stray-mount", name, mp,
               by_name.count(name) ? "mounted, but no use is recorded" : "no record names it"};
     if (repair) {
-      int e = sys->mount("", mp, "", MS_SLAVE | MS_REC, "");
-      if (e == 0)
-        e = sys->detach_tree(mp);
+      int e = safe_fs::detach_stray(*sys, mp);
       f.repaired = e == 0;
       f.repair = e == 0 ? "detached" : "detach failed: " + os_reason(e);
     }

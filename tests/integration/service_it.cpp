@@ -43,21 +43,7 @@ class child {
 public:
   child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
         std::string log_path)
-    : log_path_(std::move(log_path)) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      for (auto& e : env)
-        ::putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    : pid_(spawn(argv, env, log_path)), log_path_(std::move(log_path)) {
   }
   ~child() {
     if (pid_ > 0) {

@@ -188,22 +188,7 @@ void plugin::launch(std::vector<std::string> extra, std::vector<std::string> env
   for (size_t i = 0; i + 1 < extra.size(); ++i)
     if (extra[i] == "--socket")
       socket_ = extra[i + 1];  // a later --socket wins, in the binary as here
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(fd, 1);  // never hold the test runner's pipes
-    ::dup2(fd, 2);
-    if (!cwd_.empty() && ::chdir(cwd_.c_str()) != 0)
-      ::_exit(126);
-    for (auto& e : env)
-      ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  pid_ = spawn(args, env, log_path_, cwd_);
   // Ready once it answers: the socket opens before the root is prepared (recovery, stray
   // mounts), and requests are served only after that.
   for (int i = 0; i < 500; ++i) {
@@ -250,6 +235,27 @@ std::string plugin::log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
+            const std::string& log_path, const std::string& cwd) {
+  auto pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);  // never hold the test runner's pipes
+    ::dup2(fd, 2);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0)
+      ::_exit(126);
+    for (auto& e : env)
+      ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
 std::string binary_under_test() {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -105,6 +107,12 @@ private:
   std::string cwd_;
   pid_t pid_ = -1;
 };
+
+/// Starts `argv` (argv[0] a path) with `env` added to its environment, stdout and stderr
+/// appended to `log_path` (never the test runner's pipes), in `cwd` unless empty; returns
+/// its pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+            const std::string& log_path, const std::string& cwd = "");
 
 /// The binary under test: $ACTORVOL_TEST_BINARY when set, else the one this build made.
 std::string binary_under_test();

@@ -1,7 +1,7 @@
 # actorvol as an image: the managed plugin's rootfs (plugin/build.sh) or a plain container.
 #   DOCKER_BUILDKIT=0 docker build --network host --force-rm -t actorvol .
 # Stages: `build` compiles; the final image is `runtime` (the runtime libraries and the tools
-# the adaptors run: mount, mkfs.ext4, mkfs.xfs) plus the binary. `runtime` comes first so that
+# the adaptors run: mount, mkfs.ext4, mkfs.xfs, sshfs and its ssh) plus the binary. `runtime` comes first so that
 # `--target runtime` needs no compile (plugin/build.sh --binary uses that).
 # apt-get update --error-on=any: without a network the build must fail, not go on empty.
 
@@ -9,6 +9,7 @@ FROM debian:bookworm AS runtime
 RUN apt-get update --error-on=any \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcaf-core0.17 libsqlite3-0 libsystemd0 libssl3 mount util-linux e2fsprogs xfsprogs \
+      sshfs openssh-client \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /run/docker/plugins /mnt/volumes
 # Managed-plugin defaults: the socket Docker looks for, and a root under the propagated

@@ -2,17 +2,19 @@
 # Installs actorvol's dependencies from Debian 12's packages.
 #   --run   what building and running the plugin needs (the default)
 #   --test  that, plus what the tests need (Docker engine, busybox, debootstrap, mkfs,
-#           systemd's tools, lintian and dpkg-dev for the package)
+#           systemd's tools, lintian and dpkg-dev for the package, openssh-server for the
+#           sshfs tests: they start their own sshd; the ssh service the package would start
+#           on port 22 is stopped and disabled when this script installed it)
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 
 pkgs=(g++ cmake make libcaf-dev libboost1.81-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev libssl-dev pkg-config
       util-linux
-      e2fsprogs)
+      e2fsprogs sshfs openssh-client)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(googletest libgtest-dev curl docker.io busybox-static debootstrap xfsprogs clang systemd
-         python3-matplotlib lintian dpkg-dev podman)
+         python3-matplotlib lintian dpkg-dev podman openssh-server)
 fi
 
 missing=()
@@ -31,3 +33,6 @@ if ! { $sudo apt-get update -q && \
   exit 1
 fi
 rm -f "$log"
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null; then
+  $sudo systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+fi

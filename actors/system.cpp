@@ -64,7 +64,7 @@ caf::expected<size_t> plugin_system::start() {
   auto& loaded = *all;
   detach_strays(opts_.root, loaded);
   pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
-  auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root);
+  auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root, opts_.secrets);
   volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits, view_};
   view_->reserve(loaded.size());
   registry_ = sys_.spawn(actorvol::registry, deps);

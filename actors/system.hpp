@@ -28,6 +28,7 @@ struct system_options {
   size_t max_workers = 1024;     // blocking workers at most (one per slow job in flight)
   deadlines limits;              // per request, queueing included
   std::filesystem::path host_root;  // where the host's / is seen (managed plugin), or empty
+  std::filesystem::path secrets;    // the secrets of sshfs volumes; empty: ROOT/secrets
 };
 
 class plugin_system {

@@ -44,10 +44,12 @@ private:
 
 using CatalogPtr = std::shared_ptr<const catalog>;
 
-/// The backends actorvol ships: dir (the default), tmpfs, loop (`size=`) and the local
-/// driver's type/device/o pass-through, all keeping their data under `root`. `host_root` is
-/// where the host's / is seen (the managed plugin's /host), or empty.
+/// The backends actorvol ships: dir (the default), tmpfs, loop (`size=`), the local driver's
+/// type/device/o pass-through and sshfs (`type=sshfs`), all keeping their data under `root`.
+/// `host_root` is where the host's / is seen (the managed plugin's /host), or empty;
+/// `secrets` is the directory of the secrets sshfs volumes name (empty: ROOT/secrets).
 CatalogPtr default_catalog(const std::filesystem::path& root,
-                           const std::filesystem::path& host_root = {});
+                           const std::filesystem::path& host_root = {},
+                           const std::filesystem::path& secrets = {});
 
 } // namespace actorvol

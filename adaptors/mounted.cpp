@@ -13,18 +13,13 @@ namespace actorvol {
 
 namespace {
 
-std::string opt(const volume_spec& v, const std::string& key) {
-  auto i = v.opts.find(key);
-  return i == v.opts.end() ? std::string{} : i->second;
-}
-
 caf::error failed(const volume_spec& v, const std::string& what, int err) {
   return make_error(ec::backend_failed, v.name, what + " failed: " + os_reason(err));
 }
 
 caf::error bad_size(const volume_spec& v) {
   return make_error(ec::bad_option, v.name,
-                    "size=" + opt(v, "size")
+                    "size=" + options::value(v, "size")
                       + ": must be N, NK, NM, NG or NT (at most 8388607T)");
 }
 
@@ -140,20 +135,20 @@ bool tmpfs_adaptor::accepts(const volume_opts& opts) const {
 caf::error tmpfs_adaptor::validate(const volume_spec& v) const {
   if (auto e = options::only(v, {"type", "device", "o", "size", "uid", "gid", "mode"}))
     return e;
-  if (v.opts.count("size") && options::parse_size(opt(v, "size")) == 0)
+  if (v.opts.count("size") && options::parse_size(options::value(v, "size")) == 0)
     return bad_size(v);
-  if (options::parse_mount_options(opt(v, "o")).bind())
+  if (options::parse_mount_options(options::value(v, "o")).bind())
     return make_error(ec::bad_option, v.name,
-                      "o=" + opt(v, "o") + ": a tmpfs cannot be a bind (use type=none o=bind)");
+                      "o=" + options::value(v, "o") + ": a tmpfs cannot be a bind (use type=none o=bind)");
   return options::check_ownership(v);
 }
 
 caf::error tmpfs_adaptor::attach(const volume_spec& v, const std::string& target) {
-  auto o = options::parse_mount_options(opt(v, "o"));
+  auto o = options::parse_mount_options(options::value(v, "o"));
   if (v.opts.count("size"))
-    o.data += (o.data.empty() ? "" : ",") + std::string{"size="} + opt(v, "size");
+    o.data += (o.data.empty() ? "" : ",") + std::string{"size="} + options::value(v, "size");
   // The local driver's form names the source `device=tmpfs`; it is only a label.
-  auto source = opt(v, "device").empty() ? std::string{"tmpfs"} : opt(v, "device");
+  auto source = options::value(v, "device").empty() ? std::string{"tmpfs"} : options::value(v, "device");
   if (int e = sys_->mount(source, target, "tmpfs", o.flags, o.data))
     return failed(v, "mount of tmpfs on " + target, e);
   return set_propagation(*sys_, v, target, o);
@@ -168,15 +163,15 @@ bool loop_adaptor::accepts(const volume_opts& opts) const {
 caf::error loop_adaptor::validate(const volume_spec& v) const {
   if (auto e = options::only(v, {"size", "fs", "uid", "gid", "mode"}))
     return e;
-  auto size = options::parse_size(opt(v, "size"));
+  auto size = options::parse_size(options::value(v, "size"));
   if (size == 0)
     return bad_size(v);
-  auto fstype = opt(v, "fs");
+  auto fstype = options::value(v, "fs");
   if (!fstype.empty() && fstype != "ext4" && fstype != "xfs")
     return make_error(ec::bad_option, v.name, "fs=" + fstype + ": must be ext4 or xfs");
   if (size < (fstype == "xfs" ? 300ull << 20 : 1ull << 20))
     return make_error(ec::bad_option, v.name,
-                      "size=" + opt(v, "size") + ": too small for "
+                      "size=" + options::value(v, "size") + ": too small for "
                         + (fstype.empty() ? "ext4" : fstype));
   return options::check_ownership(v);
 }
@@ -202,10 +197,10 @@ std::vector<fs::path> loop_adaptor::data_paths(const std::string& name) const {
 
 caf::error loop_adaptor::make_store(const volume_spec& v) {
   auto image = (volume_dir(v.name) / "disk.img").string();
-  auto size = options::parse_size(opt(v, "size"));
+  auto size = options::parse_size(options::value(v, "size"));
   if (uint64_t free = 0; sys_->free_space(volume_dir(v.name).string(), free) == 0 && size > free)
     return make_error(ec::bad_option, v.name,
-                      "size=" + opt(v, "size") + ": exceeds the free space of "
+                      "size=" + options::value(v, "size") + ": exceeds the free space of "
                         + root_.string() + " (" + std::to_string(free >> 20) + " MiB)");
   int fd = -1;
   if (int e = sys_->open_new(image, 0600, fd))
@@ -214,7 +209,7 @@ caf::error loop_adaptor::make_store(const volume_spec& v) {
   sys_->close(fd);
   if (rc)
     return failed(v, "sizing of " + image, rc);  // create() deletes the image again
-  auto fstype = opt(v, "fs").empty() ? std::string{"ext4"} : opt(v, "fs");
+  auto fstype = options::value(v, "fs").empty() ? std::string{"ext4"} : options::value(v, "fs");
   std::string out;
   std::vector<std::string> mkfs{"mkfs." + fstype, "-q"};
   if (fstype == "ext4")
@@ -258,11 +253,11 @@ bool passthrough_adaptor::accepts(const volume_opts& opts) const {
 caf::error passthrough_adaptor::validate(const volume_spec& v) const {
   if (v.opts.count("size"))
     return make_error(ec::bad_option, v.name,
-                      "size=" + opt(v, "size") + ": only for type=tmpfs, or without type= (a "
+                      "size=" + options::value(v, "size") + ": only for type=tmpfs, or without type= (a "
                         "loop volume); use the filesystem's own option in o= otherwise");
   if (auto e = options::only(v, {"type", "device", "o", "uid", "gid", "mode"}))
     return e;
-  if (opt(v, "type").empty() || opt(v, "device").empty())
+  if (options::value(v, "type").empty() || options::value(v, "device").empty())
     return make_error(ec::bad_option, v.name,
                       "type and device: both are needed to mount a device");
   // The top directory of a pass-through volume is the mounted filesystem's own (the bound
@@ -271,19 +266,19 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
   for (auto key : {"uid", "gid", "mode"})
     if (v.opts.count(key))
       return make_error(ec::bad_option, v.name,
-                        std::string{key} + "=" + opt(v, key)
+                        std::string{key} + "=" + options::value(v, key)
                           + ": not with type=/device= (it would change the mounted "
                             "filesystem's own top directory); only for tmpfs and size= volumes");
-  auto o = options::parse_mount_options(opt(v, "o"));
-  if (o.bind() && opt(v, "device")[0] != '/')
+  auto o = options::parse_mount_options(options::value(v, "o"));
+  if (o.bind() && options::value(v, "device")[0] != '/')
     return make_error(ec::bad_option, v.name,
-                      "device=" + opt(v, "device") + ": a bind needs an absolute path");
+                      "device=" + options::value(v, "device") + ": a bind needs an absolute path");
   // A restricted bind leaves the source's peer group (see sys_calls::bind): it cannot be
   // a peer (shared) or a slave of it.
   if (o.bind() && (o.propagation & (MS_SLAVE | MS_SHARED)) != 0
       && (o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0)
     return make_error(ec::bad_option, v.name,
-                      "o=" + opt(v, "o")
+                      "o=" + options::value(v, "o")
                         + ": a bind with ro, nosuid, nodev or noexec cannot be shared or a "
                           "slave (what the host mounts below it later would come in without "
                           "them)");
@@ -292,9 +287,9 @@ caf::error passthrough_adaptor::validate(const volume_spec& v) const {
 
 int passthrough_adaptor::open_device(const volume_spec& v, int& fd) const {
   fd = -1;
-  auto device = opt(v, "device");
-  auto type = opt(v, "type");
-  bool share = device.rfind("//", 0) == 0 && !options::parse_mount_options(opt(v, "o")).bind()
+  auto device = options::value(v, "device");
+  auto type = options::value(v, "type");
+  bool share = device.rfind("//", 0) == 0 && !options::parse_mount_options(options::value(v, "o")).bind()
                && (type == "cifs" || type == "smb3");
   if (host_root_.empty() || device.empty() || device[0] != '/' || share)
     return 0;  // not a path (tmpfs, host:/export, a cifs //server/share) or no host root
@@ -302,20 +297,20 @@ int passthrough_adaptor::open_device(const volume_spec& v, int& fd) const {
 }
 
 caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& target) {
-  auto what = "mount of " + opt(v, "device") + " on " + target;
+  auto what = "mount of " + options::value(v, "device") + " on " + target;
   // A device path in the host root is opened once; the mount names that descriptor, so a
   // path changed in between (a symlink swapped in) cannot redirect it out of the host root.
   int fd = -1;
   if (int e = open_device(v, fd))
     return failed(v, what, e);
-  auto source = fd < 0 ? opt(v, "device") : "/proc/self/fd/" + std::to_string(fd);
+  auto source = fd < 0 ? options::value(v, "device") : "/proc/self/fd/" + std::to_string(fd);
   auto fault = failpoint::hit("passthrough.device");
   int e = fault.empty() ? mount_device(v, source, target) : EIO;
   if (fd >= 0)
     sys_->close(fd);
   if (!fault.empty())
     return make_error(ec::backend_failed, v.name, what + " failed: " + fault);
-  auto o = options::parse_mount_options(opt(v, "o"));
+  auto o = options::parse_mount_options(options::value(v, "o"));
   if (e == EOPNOTSUPP && o.bind() && (o.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)))
     what += " (a bind with ro, nosuid, nodev or noexec needs mount_setattr: Linux 5.12 or "
             "later)";
@@ -326,8 +321,8 @@ caf::error passthrough_adaptor::attach(const volume_spec& v, const std::string& 
 
 int passthrough_adaptor::mount_device(const volume_spec& v, const std::string& source,
                                       const std::string& target) {
-  auto o = options::parse_mount_options(opt(v, "o"));
-  auto type = opt(v, "type");
+  auto o = options::parse_mount_options(options::value(v, "o"));
+  auto type = options::value(v, "type");
   if (!o.bind())
     return sys_->mount(source, target, type == "none" ? "" : type, o.flags, o.data);
   // The kernel ignores ro, nosuid, ... on a bind call: like mount(8) and the local driver,

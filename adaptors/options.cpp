@@ -25,6 +25,11 @@ bool whole_number(const std::string& s, unsigned long max, unsigned long& out, i
 
 } // namespace
 
+std::string value(const volume_spec& v, const std::string& key) {
+  auto i = v.opts.find(key);
+  return i == v.opts.end() ? std::string{} : i->second;
+}
+
 caf::error only(const volume_spec& v, const std::set<std::string>& known) {
   for (auto& [key, value] : v.opts)
     if (known.count(key) == 0)

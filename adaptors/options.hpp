@@ -15,6 +15,9 @@ namespace actorvol::options {
 
 using actorvol::split;  // core/types.hpp
 
+/// The value of option `key` of `v`, or "" when it is not given.
+std::string value(const volume_spec& v, const std::string& key);
+
 /// The first option of `v` not in `known`, as ec::unknown_option; else none.
 caf::error only(const volume_spec& v, const std::set<std::string>& known);
 

@@ -3,6 +3,10 @@
 #include "adaptors/safe_fs.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,6 +16,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <chrono>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +30,35 @@ extern char** environ;
 namespace actorvol {
 
 namespace {
+
+// The helpers run() and run_bounded() are waiting for. When actorvol is PID 1 of its PID
+// namespace (the managed plugin), reap_orphans() reaps every other child, and never these:
+// a pid is added under the lock in the same breath as it is spawned.
+std::mutex& helpers_lock() {
+  static std::mutex m;
+  return m;
+}
+std::set<pid_t>& helpers() {
+  static std::set<pid_t> pids;
+  return pids;
+}
+
+int spawn_helper(pid_t& pid, const char* file, const posix_spawn_file_actions_t* actions,
+                 const posix_spawnattr_t* attr, char* const argv[]) {
+  std::lock_guard<std::mutex> guard{helpers_lock()};
+  int rc = ::posix_spawnp(&pid, file, actions, attr, argv, environ);
+  if (rc == 0)
+    helpers().insert(pid);
+  return rc;
+}
+
+// waitpid() of a helper, which then is no longer one.
+void wait_helper(pid_t pid, int& status) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::lock_guard<std::mutex> guard{helpers_lock()};
+  helpers().erase(pid);
+}
 
 // /proc/self/mountinfo escapes space, tab, newline and backslash as octal.
 std::string unescape(const std::string& s) {
@@ -47,9 +84,12 @@ std::string unescape(const std::string& s) {
 }
 
 // The mount ID of `path` (not following a final symlink); false when it cannot be read.
+// AT_STATX_DONT_SYNC: a network filesystem (FUSE: sshfs) answers from its cache instead of
+// asking a server that may hang; the mount ID never comes from the server anyway.
 bool mount_id(const std::string& path, uint64_t& id, dev_t& dev) {
   struct statx sx {};
-  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID,
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC,
+              STATX_MNT_ID,
               &sx) != 0)
     return false;
   id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
@@ -196,7 +236,7 @@ public:
     // No socket, state file or other descriptor of ours reaches a helper.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    int rc = spawn_helper(pid, args[0], &actions, nullptr, args.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     if (rc != 0) {
@@ -211,8 +251,89 @@ public:
         output.append(buf, static_cast<size_t>(n));
     ::close(fds[0]);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    wait_helper(pid, status);
+    if (WIFEXITED(status))
+      return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+  }
+
+  int run_bounded(const std::vector<std::string>& argv, const std::string& input,
+                  long timeout_ms, std::string& output) override {
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    // The output goes to an anonymous file, not a pipe: a daemon the helper leaves behind
+    // (and its own children, e.g. sshfs's ssh) keep writing there after the helper exits.
+    int out = ::memfd_create("actorvol-helper-output", MFD_CLOEXEC);
+    int in[2] = {-1, -1};
+    if (out < 0 || input.size() > 4096 || ::pipe2(in, O_CLOEXEC) != 0) {
+      if (out >= 0)
+        ::close(out);
+      output = out < 0 ? "memfd_create failed" : input.size() > 4096 ? "input too large" : "pipe failed";
+      return -1;
     }
+    // Written before the spawn: a small input fits the pipe, and the helper reads it later.
+    auto written = ::write(in[1], input.data(), input.size());
+    ::close(in[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out, 1);
+    posix_spawn_file_actions_adddup2(&actions, out, 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);  // its own group, killed as one
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid = -1;
+    int rc = written == static_cast<ssize_t>(input.size())
+               ? spawn_helper(pid, args[0], &actions, &attr, args.data())
+               : EIO;
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(in[0]);
+    if (rc != 0) {
+      ::close(out);
+      output = argv[0] + (rc == ENOENT ? std::string{" not found"} : " could not be started");
+      return rc == ENOENT ? 127 : -1;
+    }
+    int status = 0;
+    bool killed = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    for (;;) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0
+            ? errno != EINTR
+            : info.si_pid == pid)
+        break;  // it has exited (collected below), or cannot be waited for
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0 && !killed) {
+        ::kill(-pid, SIGKILL);
+        killed = true;
+      }
+      if (pidfd >= 0 && !killed) {
+        pollfd p{pidfd, POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      } else {
+        ::usleep(10'000);
+      }
+    }
+    if (pidfd >= 0)
+      ::close(pidfd);
+    wait_helper(pid, status);
+    char buf[4096];
+    off_t at = 0;
+    ssize_t n;
+    while (output.size() < 65536 && (n = ::pread(out, buf, sizeof(buf), at)) > 0) {
+      output.append(buf, static_cast<size_t>(n));
+      at += n;
+    }
+    ::close(out);
+    if (killed)
+      return helper_timed_out;
     if (WIFEXITED(status))
       return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
@@ -331,6 +452,30 @@ int sys_calls::detach_tree(const std::string& target) {
     if (int e = unmount(m); e != 0 && is_mountpoint(m))
       return e;
   return 0;
+}
+
+void reap_orphans() {
+  for (;;) {
+    siginfo_t info{};
+    // Wait for any child to end without collecting it, then collect it only if no helper
+    // call is waiting for that one.
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) {
+      if (errno == ECHILD)
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    bool ours;
+    {
+      std::lock_guard<std::mutex> guard{helpers_lock()};
+      ours = helpers().count(info.si_pid) == 1;
+      if (!ours) {
+        int status = 0;
+        ::waitpid(info.si_pid, &status, WNOHANG);
+      }
+    }
+    if (ours)  // its caller collects it in a moment
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 int detach_all(sys_calls& sys, const std::string& target) {

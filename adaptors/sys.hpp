@@ -28,6 +28,9 @@ class sys_calls {
 public:
   virtual ~sys_calls() = default;
 
+  /// What run_bounded() returns for a helper it killed at its timeout.
+  static constexpr int helper_timed_out = -2;
+
   /// mount(2).
   virtual int mount(const std::string& source, const std::string& target,
                     const std::string& type, unsigned long flags, const std::string& data) = 0;
@@ -66,6 +69,20 @@ public:
   /// inherited file descriptor, and waits; returns its exit code, or -1 with `output`
   /// saying why. `output` gets its stderr and stdout.
   virtual int run(const std::vector<std::string>& argv, std::string& output) = 0;
+
+  /// Runs a helper that may leave a daemon behind (sshfs forks one to serve its FUSE mount,
+  /// and that daemon keeps the helper's output open): `input` is written to its stdin, its
+  /// stderr and stdout are collected until the helper exits (not until they are closed),
+  /// and the helper is killed with its process group when it runs longer than
+  /// `timeout_ms`. Returns its exit code; -1 with `output` saying why it could not run;
+  /// helper_timed_out when it was killed for taking too long. This default ignores `input`
+  /// and the timeout and calls run().
+  virtual int run_bounded(const std::vector<std::string>& argv, const std::string& input,
+                          long timeout_ms, std::string& output) {
+    (void) input;
+    (void) timeout_ms;
+    return run(argv, output);
+  }
 
   /// Creates `path` and its missing parents (0 when it is already a directory), never
   /// following a symlink at any component (ENOTDIR: a symlink or a file is in the way).
@@ -114,6 +131,12 @@ using SysPtr = std::shared_ptr<sys_calls>;
 
 /// The real system calls.
 SysPtr real_sys();
+
+/// Collects every ended child process except the helpers run() and run_bounded() wait for;
+/// never returns. Only needed when actorvol is PID 1 of its PID namespace (the managed
+/// plugin), where the sshfs daemons (and their ssh) end up as its children: run it on a
+/// thread of its own.
+void reap_orphans();
 
 /// Detaches every mount stacked on `target` and verifies that none is left. Returns 0 or
 /// the errno of the failure (EBUSY when a mount stays).

@@ -10,6 +10,7 @@ namespace actorvol {
 std::string usage_text() {
   return "usage: actorvol [options]\n"
          "       actorvol check --root DIR [--repair] [--json]   check a root offline\n"
+         "       actorvol secret set|ls|rm ...                   the secrets of sshfs volumes\n"
          "\n"
          "A Docker volume plugin. Serves Docker's volume plugin protocol on a Unix socket.\n"
          "\n"
@@ -35,6 +36,8 @@ std::string usage_text() {
          "                             requests (Docker's own)\n"
          "  --host-root DIR            where the host's / is    ACTORVOL_HOST_ROOT\n"
          "                             mounted (managed plugin): device= paths resolve there\n"
+         "  --secrets-dir DIR          secrets of sshfs volumes ACTORVOL_SECRETS_DIR\n"
+         "                             (default ROOT/secrets; see `actorvol secret`)\n"
          "  --max-connections N        served at once           ACTORVOL_MAX_CONNECTIONS (4096)\n"
          "                             (at the bound, idle connections are closed to make\n"
          "                             room; the open-files limit is raised to its maximum)\n"
@@ -159,6 +162,7 @@ std::vector<option> options() {
     {"--mount-timeout", "ACTORVOL_MOUNT_TIMEOUT", number(&config::mount_timeout, 1)},
     {"--op-timeout", "ACTORVOL_OP_TIMEOUT", number(&config::op_timeout, 1)},
     {"--host-root", "ACTORVOL_HOST_ROOT", text(&config::host_root)},
+    {"--secrets-dir", "ACTORVOL_SECRETS_DIR", text(&config::secrets_dir)},
     {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
     {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
     {"--listen", "ACTORVOL_LISTEN",

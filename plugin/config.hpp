@@ -22,6 +22,7 @@ struct config {
   long mount_timeout = 120;        // seconds for Create and Mount (Docker's own)
   long op_timeout = 60;            // seconds for the other requests (Docker's own)
   std::string host_root;           // where the host's / is seen (managed plugin), or empty
+  std::string secrets_dir;         // the secrets of sshfs volumes; empty: ROOT/secrets
   long max_connections = 4096;     // connections served at once; at the bound idle ones close
   long idle_timeout = 60;          // seconds before an idle connection is closed
   std::string listen_tcp;          // HOST:PORT from --listen tcp://..., or empty (the socket)

@@ -5,6 +5,7 @@
 
 #include "core/log.hpp"
 #include "actors/system.hpp"
+#include "adaptors/sys.hpp"
 #include "core/failpoint.hpp"
 #include "core/metrics.hpp"
 #include "net/docker_client.hpp"
@@ -12,6 +13,7 @@
 #include "net/net_actor.hpp"
 #include "net/server.hpp"
 #include "plugin/check.hpp"
+#include "plugin/secret.hpp"
 #include "plugin/config.hpp"
 #include "plugin/service.hpp"
 
@@ -21,6 +23,7 @@
 
 #include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -101,6 +104,7 @@ system_options actor_options(const config& cfg, caf::actor_system& sys) {
     opts.probe = sys.spawn<caf::detached>(net::docker_probe, cfg.docker_socket);
   opts.limits = {std::chrono::seconds(cfg.mount_timeout), std::chrono::seconds(cfg.op_timeout)};
   opts.host_root = cfg.host_root;
+  opts.secrets = cfg.secrets_dir;
   return opts;
 }
 
@@ -293,6 +297,8 @@ int run(const config& cfg) {
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  if (::getpid() == 1)  // the managed plugin: orphaned sshfs daemons become our children
+    std::thread{reap_orphans}.detach();
   raise_open_files_limit();
   caf::actor_system_config caf_cfg;
   caf_cfg.set("logger.console-verbosity", caf::atom("quiet"));
@@ -313,6 +319,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args.front() == "check")
     return run_check({args.begin() + 1, args.end()});
+  if (!args.empty() && args.front() == "secret")
+    return run_secret({args.begin() + 1, args.end()});
   auto parsed = parse_command_line(args, [](const char* name) { return std::getenv(name); });
   if (std::holds_alternative<show_help>(parsed)) {
     std::cout << usage_text();

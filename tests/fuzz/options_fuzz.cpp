@@ -1,6 +1,6 @@
 // libFuzzer target for names and options: everything a Create's Name and Opts go through
 // before anything touches the disk. valid_volume_name and printable (actors/types.hpp), the
-// adaptors' accepts/validate (adaptors/dir.cpp, adaptors/mounted.cpp) and the helpers of
+// adaptors' accepts/validate (adaptors/dir.cpp, adaptors/mounted.cpp, adaptors/sshfs.cpp) and the helpers of
 // adaptors/options.hpp (split, only, check_ownership, parse_size, parse_mount_options), and
 // render() of every error they return. Besides "no crash, no UB, no leak", it checks
 // properties against small reference implementations written here.
@@ -18,6 +18,7 @@
 #include "adaptors/dir.hpp"
 #include "adaptors/mounted.hpp"
 #include "adaptors/options.hpp"
+#include "adaptors/sshfs.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sys/mount.h>
@@ -263,12 +264,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::make_shared<tmpfs_adaptor>("/nonexistent", nullptr),
     std::make_shared<loop_adaptor>("/nonexistent", nullptr),
     std::make_shared<passthrough_adaptor>("/nonexistent", nullptr),
+    std::make_shared<sshfs_adaptor>("/nonexistent", nullptr, secret_store{"/nonexistent/s"}),
   };
   static const std::vector<std::vector<std::string>> known = {
     {"uid", "gid", "mode"},
     {"type", "device", "o", "size", "uid", "gid", "mode"},  // device=: the local driver's label
     {"size", "fs", "uid", "gid", "mode"},
     {"type", "device", "o"},  // uid, gid, mode: the mounted filesystem's own top directory
+    {"type", "host", "port", "user", "path", "secret", "known_host", "timeout", "o"},
   };
   for (size_t a = 0; a < adaptors.size(); ++a) {
     (void) adaptors[a]->accepts(v.opts);
@@ -288,6 +291,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (a == 2) {  // loop: a size an image file can have, at least the minimum
       auto bytes = options::parse_size(v.opts.at("size"));
       CHECK(bytes >= (1ull << 20), "a loop volume is at least 1M", input);
+    }
+    if (a == 4) {  // sshfs: nothing reaches ssh as an option, no credential is taken inline
+      CHECK(v.opts.at("host")[0] != '-', "an accepted host is no option", input);
+      CHECK(!v.opts.count("user") || v.opts.at("user")[0] != '-', "an accepted user is no option",
+            input);
+      for (auto& [key, value] : v.opts)
+        CHECK(value.find("PRIVATE KEY") == std::string::npos, "no key material is accepted",
+              input);
+      CHECK(!v.opts.count("o") || v.opts.at("o").find("assword") == std::string::npos,
+            "no password option is accepted", input);
     }
     if (a == 1 && v.opts.count("size"))
       CHECK(options::parse_size(v.opts.at("size")) != 0, "a tmpfs size parses", input);

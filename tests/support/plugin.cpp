@@ -263,14 +263,21 @@ std::string binary_under_test() {
   return binary != nullptr && *binary ? binary : ACTORVOL_BINARY;
 }
 
-run_result run_binary(const std::vector<std::string>& args) {
+run_result run_binary(const std::vector<std::string>& args, const std::string& input) {
   temp_dir tmp;
+  auto in = (tmp / "in").string();
   auto out = (tmp / "out").string();
   auto err = (tmp / "err").string();
+  {
+    std::ofstream f(in, std::ios::binary);
+    f << input;
+  }
   auto pid = ::fork();
   if (pid == 0) {
+    int i = ::open(in.c_str(), O_RDONLY);
     int o = ::open(out.c_str(), O_WRONLY | O_CREAT, 0644);
     int e = ::open(err.c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(i, 0);
     ::dup2(o, 1);
     ::dup2(e, 2);
     std::vector<char*> argv{const_cast<char*>(ACTORVOL_BINARY)};

@@ -117,12 +117,13 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 /// The binary under test: $ACTORVOL_TEST_BINARY when set, else the one this build made.
 std::string binary_under_test();
 
-/// Runs the binary to completion with these arguments; returns exit code and output.
+/// Runs the binary to completion with these arguments and `input` on its stdin; returns exit
+/// code and output.
 struct run_result {
   int code;
   std::string out;
   std::string err;
 };
-run_result run_binary(const std::vector<std::string>& args);
+run_result run_binary(const std::vector<std::string>& args, const std::string& input = "");
 
 } // namespace actorvol::test

@@ -2,6 +2,7 @@
 
 #include "adaptors/safe_fs.hpp"
 #include "core/error.hpp"
+#include "core/types.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -133,7 +134,8 @@ bool secret_store::valid_name(const std::string& name) {
   });
 }
 
-std::string secret_store::set(const std::string& name, kind type, std::string bytes) const {
+std::string secret_store::set(const std::string& name, kind type, std::string bytes,
+                              const std::vector<std::string>& hosts) const {
   if (!valid_name(name))
     return "invalid secret name \"" + name
            + "\": must match [A-Za-z0-9][A-Za-z0-9_-]* and be at most 64 bytes";
@@ -146,6 +148,8 @@ std::string secret_store::set(const std::string& name, kind type, std::string by
       bytes.pop_back();
     if (bytes.empty())
       return "the password is empty";
+    if (bytes.size() > 1024)
+      return "a password is at most 1024 bytes";
     if (bytes.find_first_of(std::string{"\n\r\0", 3}) != std::string::npos)
       return "a password is one line, without NUL bytes";
   } else {
@@ -157,13 +161,40 @@ std::string secret_store::set(const std::string& name, kind type, std::string by
     if (bytes.back() != '\n')
       bytes += '\n';  // ssh reads a key only with its final newline
   }
+  std::string host_lines;
+  for (auto h : hosts) {
+    if (h.find(':') == std::string::npos)
+      h += ":22";
+    auto colon = h.rfind(':');
+    auto host = h.substr(0, colon);
+    auto port = h.substr(colon + 1);
+    bool ok = !host.empty() && std::isalnum(static_cast<unsigned char>(host[0]))
+              && std::all_of(host.begin(), host.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+                 })
+              && !port.empty() && port.size() <= 5
+              && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })
+              && std::stol(port) >= 1 && std::stol(port) <= 65535;
+    if (!ok)
+      return "--host " + h + ": HOST or HOST:PORT (a host name or an IPv4 address)";
+    host_lines += host + ":" + std::to_string(std::stol(port)) + "\n";
+  }
   if (auto e = prepare_dir(dir_, true); !e.empty())
     return e;
   dir_lock lock{dir_};
   if (!lock.error().empty())
     return lock.error();
+  // The hosts first: a crash in between leaves the old secret bound to the new hosts, never
+  // the new secret free to go anywhere.
+  auto hosts_file = dir_ / (name + ".hosts");
+  if (!host_lines.empty()) {
+    if (auto e = write_file(dir_, hosts_file, host_lines); !e.empty())
+      return e;
+  }
   if (auto e = write_file(dir_, dir_ / (name + suffix(type)), bytes); !e.empty())
     return e;
+  if (host_lines.empty() && ::unlink(hosts_file.c_str()) == 0)
+    safe_fs::sync_dir(dir_);
   // The other kind of the same name goes: one name, one secret.
   auto other = dir_ / (name + suffix(type == kind::key ? kind::password : kind::key));
   if (::unlink(other.c_str()) == 0)
@@ -205,10 +236,36 @@ std::optional<secret_store::entry> secret_store::find(const std::string& name,
               + " must be a regular file only its owner can read (chmod 600)";
       return std::nullopt;
     }
-    return entry{name, type, file};
+    entry e{name, type, file, {}};
+    auto hosts = dir_ / (name + ".hosts");
+    if (present(hosts)) {
+      auto text = read_secret(hosts, error);
+      if (!error.empty())
+        return std::nullopt;
+      for (auto& line : split(text, '\n'))
+        if (!line.empty())
+          e.hosts.push_back(line);
+      if (e.hosts.empty()) {
+        error = "secret \"" + name + "\": " + hosts.string() + " names no host";
+        return std::nullopt;
+      }
+    }
+    return e;
   }
   error = "secret \"" + name + "\" is not set (actorvol secret set " + name + ")";
   return std::nullopt;
+}
+
+bool secret_store::allows(const entry& e, const std::string& host, const std::string& port,
+                          std::string& error) {
+  if (e.hosts.empty() || std::find(e.hosts.begin(), e.hosts.end(), host + ":" + port) != e.hosts.end())
+    return true;
+  std::string list;
+  for (auto& h : e.hosts)
+    list += (list.empty() ? "" : ", ") + h;
+  error = "secret \"" + e.name + "\" may only be sent to " + list + " (actorvol secret set "
+          + e.name + " --host ...)";
+  return false;
 }
 
 std::vector<std::string> secret_store::users(const std::string& name) const {
@@ -238,6 +295,7 @@ std::string secret_store::remove(const std::string& name, bool force) const {
   bool removed = false;
   for (auto type : {kind::key, kind::password})
     removed = ::unlink((dir_ / (name + suffix(type))).c_str()) == 0 || removed;
+  ::unlink((dir_ / (name + ".hosts")).c_str());
   auto uses = dir_ / (name + ".uses");
   for (auto& v : used_by)
     ::unlink((uses / v).c_str());

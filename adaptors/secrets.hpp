@@ -8,6 +8,7 @@
 //     .lock             flock: writers and use changes take it exclusively
 //     NAME.key          0600  a private key (`actorvol secret set NAME < keyfile`)
 //     NAME.password     0600  a password (`actorvol secret set NAME --password-stdin`)
+//     NAME.hosts        0600  the servers it may be sent to (`--host`), one HOST:PORT a line
 //     NAME.uses/VOLUME        one empty file per volume that names the secret
 //     known_hosts             host keys the operator manages (optional)
 //
@@ -31,6 +32,7 @@ public:
     std::string name;
     kind type = kind::key;
     std::filesystem::path file;
+    std::vector<std::string> hosts;  // "HOST:PORT" it may be sent to; empty: any
   };
 
   explicit secret_store(std::filesystem::path dir) : dir_(std::move(dir)) {
@@ -49,9 +51,15 @@ public:
   static bool valid_name(const std::string& name);
 
   /// Stores `bytes` as secret `name`, replacing the one of that name (of either kind).
-  /// A key must be a PEM or OpenSSH private key; a password one line. Returns an error text,
-  /// empty on success.
-  std::string set(const std::string& name, kind type, std::string bytes) const;
+  /// A key must be a PEM or OpenSSH private key; a password one line of at most 1024 bytes.
+  /// `hosts` ("HOST" or "HOST:PORT"): the only servers it may be sent to (NAME.hosts); empty:
+  /// any. Returns an error text, empty on success.
+  std::string set(const std::string& name, kind type, std::string bytes,
+                  const std::vector<std::string>& hosts = {}) const;
+
+  /// Whether `e` may be sent to `host` port `port`; else `error` says so.
+  static bool allows(const entry& e, const std::string& host, const std::string& port,
+                     std::string& error);
 
   /// Every secret, by name.
   std::vector<entry> list(std::string& error) const;

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,8 +108,16 @@ caf::error check_extra(const volume_spec& v, const std::string& o) {
       return bad(v, "o=" + key + ": not an sshfs option actorvol passes (allowed: reconnect, "
                                  "ServerAliveInterval, Compression, cache, idmap, uid, gid, "
                                  "umask, ro, ... see the README)");
+    static const std::set<std::string> numeric = {
+      "ServerAliveInterval", "ServerAliveCountMax", "ConnectionAttempts", "uid", "gid", "umask",
+      "cache_timeout", "dcache_timeout", "dcache_max_size", "max_conns", "max_read",
+      "max_write"};
+    auto digits = !value.empty() && value.size() <= 9
+                  && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric.count(key) && !digits)
+      return bad(v, "o=" + key + "=...: a number");
     if (!all_of(value, "._@:+-"))
-      return bad(v, "o=" + key + "=" + value + ": a value of letters, digits and ._@:+- only");
+      return bad(v, "o=" + key + "=...: a value of letters, digits and ._@:+- only");
   }
   return caf::none;
 }
@@ -125,10 +134,16 @@ bool known_host_ok(const std::string& s) {
   return types.count(type) == 1 && key.size() >= 16 && key.size() <= 4096 && all_of(key, "+/=");
 }
 
+// The port as a number's text ("022" is 22: ssh looks its host key up as port 22).
+std::string port_of(const volume_spec& v) {
+  auto p = options::value(v, "port");
+  return p.empty() ? std::string{"22"} : std::to_string(std::stol(p));
+}
+
 // What the remote is, for errors and Status: "user@host port P:/path".
 std::string remote_of(const volume_spec& v) {
   auto user = options::value(v, "user");
-  auto port = options::value(v, "port").empty() ? std::string{"22"} : options::value(v, "port");
+  auto port = port_of(v);
   return (user.empty() ? "" : user + "@") + options::value(v, "host") + " port " + port + ":"
          + options::value(v, "path");
 }
@@ -177,6 +192,11 @@ std::vector<pid_t> daemons_of(const std::string& target) {
     return out;
   while (auto* e = ::readdir(d)) {
     if (!std::isdigit(static_cast<unsigned char>(e->d_name[0])))
+      continue;
+    // Only a process of root's can be the daemon actorvol started: another user's process
+    // named sshfs with the mount point as an argument must not pass for it (nor be stopped).
+    struct stat owner {};
+    if (::stat((std::string{"/proc/"} + e->d_name).c_str(), &owner) != 0 || owner.st_uid != 0)
       continue;
     int fd = ::open((std::string{"/proc/"} + e->d_name + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -289,16 +309,16 @@ caf::error sshfs_adaptor::validate(const volume_spec& v) const {
   if (host.empty())
     return bad(v, "host=: required (the SSH server, a name or an IPv4 address)");
   if (host.size() > 253 || !std::isalnum(static_cast<unsigned char>(host[0])) || !all_of(host, ".-"))
-    return bad(v, "host=" + host + ": a host name or an IPv4 address");
+    return bad(v, "host=...: a host name or an IPv4 address (letters, digits, . and -)");
   if (v.opts.count("port") && number(options::value(v, "port"), 1, 65535) < 0)
-    return bad(v, "port=" + options::value(v, "port") + ": a number from 1 to 65535");
+    return bad(v, "port=...: a number from 1 to 65535");
   auto user = options::value(v, "user");
   if (v.opts.count("user")
       && (user.empty() || user.size() > 32 || user[0] == '-' || !all_of(user, "._-")))
-    return bad(v, "user=" + user + ": a user name of letters, digits and ._- (not starting with -)");
+    return bad(v, "user=...: a user name of letters, digits and ._- (not starting with -)");
   auto path = options::value(v, "path");
   if (path.empty() || path[0] != '/')
-    return bad(v, "path=" + path + ": required, an absolute path on the server");
+    return bad(v, "path=...: required, an absolute path on the server");
   if (path.size() > 4096 || std::any_of(path.begin(), path.end(), [](char c) {
         return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
       }))
@@ -308,17 +328,20 @@ caf::error sshfs_adaptor::validate(const volume_spec& v) const {
     return bad(v, "secret=: required, the name of a secret stored with `actorvol secret set "
                   "NAME` (a key, or a password with --password-stdin)");
   if (!secret_store::valid_name(secret))
-    return bad(v, "secret=" + secret + ": a secret name ([A-Za-z0-9][A-Za-z0-9_-]*, at most 64)");
+    return bad(v, "secret=...: a secret name ([A-Za-z0-9][A-Za-z0-9_-]*, at most 64)");
   if (v.opts.count("known_host") && !known_host_ok(options::value(v, "known_host")))
-    return bad(v, "known_host=" + options::value(v, "known_host")
-                    + ": the server's public key as \"TYPE BASE64\", e.g. the part after the "
-                      "host name in `ssh-keyscan` output");
+    return bad(v, "known_host=...: the server's public key as \"TYPE BASE64\", e.g. the part "
+                  "after the host name in `ssh-keyscan` output");
   if (timeout_of(v) < 0)
-    return bad(v, "timeout=" + options::value(v, "timeout") + ": seconds, from 1 to 55");
+    return bad(v, "timeout=...: seconds, from 1 to 55");
   return check_extra(v, options::value(v, "o"));
 }
 
 caf::error sshfs_adaptor::make_store(const volume_spec& v) {
+  std::string error;
+  auto secret = secrets_.find(options::value(v, "secret"), error);
+  if (secret && !secret_store::allows(*secret, options::value(v, "host"), port_of(v), error))
+    return bad(v, "secret=" + options::value(v, "secret") + ": " + error);
   if (auto e = secrets_.add_use(options::value(v, "secret"), v.name); !e.empty())
     return bad(v, "secret=" + options::value(v, "secret") + ": " + e);
   return caf::none;
@@ -333,11 +356,16 @@ caf::error sshfs_adaptor::delete_store(const volume_spec& v) {
 
 caf::expected<std::string> sshfs_adaptor::mount(const volume_spec& v) {
   auto target = target_of(v.name).string();
-  // A mount whose sshfs is gone (killed, or the plugin restarted in a new PID namespace)
-  // answers nothing but ENOTCONN: take it off and attach again.
-  if (sys_->is_mountpoint(target) && daemons_of(target).empty())
+  if (sys_->is_mountpoint(target)) {
+    // Attached, with its daemon: adopted as it is. Nothing may look inside it (a stat of its
+    // root is a request to the server, which may hang for good).
+    if (!daemons_of(target).empty())
+      return target;
+    // A mount whose sshfs is gone (killed, or the plugin restarted in a new PID namespace)
+    // answers nothing but ENOTCONN: take it off and attach again.
     if (int e = detach_all(*sys_, target))
       return failed(v, "unmount of the dead sshfs mount on " + target + " failed: " + os_reason(e));
+  }
   return mounted_adaptor::mount(v);
 }
 
@@ -370,7 +398,10 @@ caf::error sshfs_adaptor::attach(const volume_spec& v, const std::string& target
   auto secret = secrets_.find(options::value(v, "secret"), error);
   if (!secret)
     return bad(v, "secret=" + options::value(v, "secret") + ": " + error);
-  auto port = options::value(v, "port").empty() ? std::string{"22"} : options::value(v, "port");
+  auto port = port_of(v);
+  // A secret bound to its servers goes nowhere else, whatever host= a volume names.
+  if (!secret_store::allows(*secret, options::value(v, "host"), port, error))
+    return bad(v, "secret=" + options::value(v, "secret") + ": " + error);
   auto timeout = timeout_of(v);
   // Host keys: the volume's own, else the operator's file (and the system's).
   auto known_hosts = secrets_.known_hosts().string();
@@ -387,18 +418,31 @@ caf::error sshfs_adaptor::attach(const volume_spec& v, const std::string& target
     }
     ::close(fd);
   }
+  // FUSE splits options at commas; ssh splits file names at blanks and expands % and ~.
   for (auto& p : {known_hosts, secret->file.string(), target})
-    if (p.find(',') != std::string::npos)
-      return failed(v, "sshfs cannot be given the path " + p + " (it contains a comma)");
+    if (p.find_first_of(",%~ \t\"'\\") != std::string::npos || p.empty() || p[0] != '/')
+      return failed(v, "sshfs cannot be given the path " + p
+                         + " (it must be absolute, without commas, blanks, quotes, % or ~)");
   auto user = options::value(v, "user");
   std::vector<std::string> argv = {
-    "sshfs", (user.empty() ? "" : user + "@") + options::value(v, "host") + ":" + options::value(v, "path"), target,
-    "-p", port, "-F", "/dev/null", "-o",
-    "reconnect,ServerAliveInterval=15,ServerAliveCountMax=3,allow_other", "-o",
-    "ConnectTimeout=" + std::to_string(timeout), "-o", "StrictHostKeyChecking=yes", "-o",
-    "UserKnownHostsFile=" + known_hosts, "-o", "LogLevel=ERROR",
-    // Without it sshfs runs ssh quiet, and a failure says only "Connection reset by peer".
-    "-o", "sshfs_verbose"};
+    "sshfs",
+    (user.empty() ? "" : user + "@") + options::value(v, "host") + ":" + options::value(v, "path"),
+    target, "-p", port, "-F", "/dev/null"};
+  // The volume's own options first: for an ssh option given twice ssh keeps the first one
+  // (none of those allowed in o= weakens what follows).
+  if (auto extra = options::value(v, "o"); !extra.empty())
+    argv.insert(argv.end(), {"-o", extra});
+  // allow_other lets containers running as any user in; default_permissions makes the
+  // kernel check the remote files' modes for each of them (without it, every local user
+  // would have the remote account's rights).
+  argv.insert(argv.end(),
+              {"-o", "reconnect,ServerAliveInterval=15,ServerAliveCountMax=3,allow_other",
+               "-o", "default_permissions", "-o", "ConnectTimeout=" + std::to_string(timeout),
+               "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + known_hosts,
+               "-o", "LogLevel=ERROR",
+               // Without it sshfs runs ssh quiet: a failure would only say "Connection reset
+               // by peer".
+               "-o", "sshfs_verbose"});
   std::string input;
   std::string secret_bytes;
   if (secret->type == secret_store::kind::key) {
@@ -416,14 +460,14 @@ caf::error sshfs_adaptor::attach(const volume_spec& v, const std::string& target
                    "PreferredAuthentications=password", "NumberOfPasswordPrompts=1"})
       argv.insert(argv.end(), {"-o", o});
   }
-  if (auto extra = options::value(v, "o"); !extra.empty())
-    argv.insert(argv.end(), {"-o", extra});
   std::string out;
   auto bound = 2 * timeout + 5;
   int rc = sys_->run_bounded(argv, input, bound * 1000, out);
   std::fill(input.begin(), input.end(), '\0');
-  if (rc == 0)
+  if (rc == 0) {
+    std::fill(secret_bytes.begin(), secret_bytes.end(), '\0');
     return caf::none;
+  }
   // It may have mounted just before it was stopped: leave nothing behind.
   detach_all(*sys_, target);
   reap_daemons(target);
@@ -441,7 +485,7 @@ status_map sshfs_adaptor::status(const volume_spec& v) {
   auto s = mounted_adaptor::status(v);
   s["Remote"] = remote_of(v);
   std::string why;
-  auto port = options::value(v, "port").empty() ? std::string{"22"} : options::value(v, "port");
+  auto port = port_of(v);
   s["Reachable"] = reachable(options::value(v, "host"), port, 500, why) ? "true" : "false: " + why;
   return s;
 }

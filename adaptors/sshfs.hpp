@@ -17,10 +17,13 @@
 // secrets directory that the operator manages, and the system's /etc/ssh/ssh_known_hosts.
 //
 // sshfs runs with reconnect, ServerAliveInterval=15, ServerAliveCountMax=3 and allow_other
-// (containers running as another user can read), ssh's ConnectTimeout=timeout (10 s), and is
-// killed when it has not mounted within 2 * timeout + 5 s. A dead mount (its sshfs gone, e.g.
-// after the plugin restarted) is taken off and attached again; on detach the sshfs daemon is
-// waited for, and stopped if it lingers.
+// with default_permissions (containers running as another user get in, with what the remote
+// files' modes give them), ssh's ConnectTimeout=timeout (10 s), and is killed when it has not
+// mounted within 2 * timeout + 5 s. A secret bound to its servers (`secret set --host`) is
+// sent to no other. An attached mount with its daemon is adopted without a look inside (a
+// hanging server would hang the look); a dead mount (its sshfs gone, e.g. after the plugin
+// restarted) is taken off and attached again; on detach the sshfs daemon is waited for, and
+// stopped if it lingers.
 
 #include "adaptors/mounted.hpp"
 #include "adaptors/secrets.hpp"

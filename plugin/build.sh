@@ -74,7 +74,6 @@ fi
 step "creating the plugin $name"
 docker plugin create "$name" "$work/plugin" >/dev/null
 if [ $enable = 1 ]; then
-  mkdir -p -m 0700 /var/lib/actorvol/secrets  # the source of the plugin's secrets mount
   docker plugin enable "$name" >/dev/null
 fi
 if [ $push = 1 ]; then

@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -104,7 +105,10 @@ system_options actor_options(const config& cfg, caf::actor_system& sys) {
     opts.probe = sys.spawn<caf::detached>(net::docker_probe, cfg.docker_socket);
   opts.limits = {std::chrono::seconds(cfg.mount_timeout), std::chrono::seconds(cfg.op_timeout)};
   opts.host_root = cfg.host_root;
-  opts.secrets = cfg.secrets_dir;
+  // Absolute: ssh reads the key again on a reconnect, from the daemon sshfs leaves behind,
+  // whose working directory is /.
+  if (!cfg.secrets_dir.empty())
+    opts.secrets = std::filesystem::absolute(cfg.secrets_dir).lexically_normal();
   return opts;
 }
 

@@ -14,8 +14,10 @@ namespace actorvol {
 namespace {
 
 constexpr const char* usage =
-  "usage: actorvol secret set NAME [--password-stdin] < FILE   store a private key "
-  "(or a password)\n"
+  "usage: actorvol secret set NAME [--password-stdin] [--host HOST[:PORT]]... < FILE\n"
+  "                                                             store a private key (or a "
+  "password),\n"
+  "                                                             only ever sent to these hosts\n"
   "       actorvol secret ls                                    list the names\n"
   "       actorvol secret rm [--force] NAME                     delete it (refused while a "
   "volume uses it)\n"
@@ -59,12 +61,17 @@ int run_secret(const std::vector<std::string>& args) {
   std::string dir = env("ACTORVOL_SECRETS_DIR");
   bool password = false;
   bool force = false;
+  std::vector<std::string> hosts;
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     if (a == "--password-stdin")
       password = true;
     else if (a == "--force")
       force = true;
+    else if (a == "--host" && i + 1 < args.size())
+      hosts.push_back(args[++i]);
+    else if (a.rfind("--host=", 0) == 0)
+      hosts.push_back(a.substr(7));
     else if ((a == "--root" || a == "--secrets-dir") && i + 1 < args.size())
       (a == "--root" ? root : dir) = args[++i];
     else if (a.rfind("--root=", 0) == 0)
@@ -87,8 +94,9 @@ int run_secret(const std::vector<std::string>& args) {
     return usage_error(command.empty() ? "a command is required" : "unknown command " + command);
   if ((command == "ls") != name.empty())
     return usage_error(command == "ls" ? "ls takes no name" : command + " needs a NAME");
-  if ((password && command != "set") || (force && command != "rm"))
-    return usage_error(password ? "--password-stdin goes with set" : "--force goes with rm");
+  if ((password && command != "set") || (force && command != "rm")
+      || (!hosts.empty() && command != "set"))
+    return usage_error(force ? "--force goes with rm" : "--password-stdin and --host go with set");
   secret_store store{dir.empty() ? std::filesystem::path{root} / "secrets"
                                  : std::filesystem::path{dir}};
 
@@ -122,7 +130,7 @@ int run_secret(const std::vector<std::string>& args) {
     return 2;
   }
   auto error = store.set(name, password ? secret_store::kind::password : secret_store::kind::key,
-                         std::move(bytes));
+                         std::move(bytes), hosts);
   std::fill(bytes.begin(), bytes.end(), '\0');
   if (!error.empty()) {
     std::cerr << "actorvol secret: " << error << "\n";

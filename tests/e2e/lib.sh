@@ -149,7 +149,6 @@ start_legacy() {
 # Managed: enables the plugin if needed and finds its socket (/run/docker/plugins/ID/).
 enable_managed() {
   if [ "$(docker plugin inspect -f '{{.Enabled}}' "$E2E_PLUGIN")" != true ]; then
-    mkdir -p -m 0700 /var/lib/actorvol/secrets  # the source of the plugin's secrets mount
     docker plugin enable "$E2E_PLUGIN" >/dev/null || fail "docker plugin enable $E2E_PLUGIN"
   fi
   E2E_PLUGIN_ID=$(docker plugin inspect -f '{{.ID}}' "$E2E_PLUGIN")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sshfs volumes through a real dockerd, in the legacy and the managed form (the managed
-# plugin carries sshfs and gets /dev/fuse, and reads the secrets from the host directory
-# bind-mounted into it). A real sshd on 127.0.0.1 with keys made here; the key is stored
+# plugin carries sshfs and gets /dev/fuse, and reads the secrets from ROOT/secrets under its
+# propagated mount, a host directory Docker binds into it). A real sshd on 127.0.0.1 with keys made here; the key is stored
 # with `actorvol secret set` and the volume names it: `docker volume inspect` shows the
 # name, never the key. One container writes, another (as a non-root user: allow_other)
 # reads, the server sees the data and the volume's remote files come back; after the
@@ -41,17 +41,18 @@ E2E_PIDS+=($!)
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || fail "sshd did not start: $(cat "$d/sshd.log")"
 
-# The secret: in the legacy plugin's root, or in the host directory the managed plugin sees.
+start_plugin
+# The secret: in the legacy plugin's root, or for the managed plugin in ROOT/secrets under
+# its propagated mount, which is a host directory (DockerRootDir/plugins/ID/propagated-mount).
 secret=e2e-$$
 if [ "$E2E_FORM" = legacy ]; then
   secret_args=(--root "$E2E_TMP/root")
 else
-  secret_args=(--secrets-dir /var/lib/actorvol/secrets)
+  secret_args=(--root "$(docker info -f '{{.DockerRootDir}}')/plugins/$E2E_PLUGIN_ID/propagated-mount")
 fi
 "$E2E_BINARY" secret set "$secret" "${secret_args[@]}" <"$d/client" || fail "actorvol secret set"
 at_exit "'$E2E_BINARY' secret rm --force '$secret' ${secret_args[*]}"
 "$E2E_BINARY" secret ls "${secret_args[@]}" | grep -qxF "$secret" || fail "secret ls lacks $secret"
-start_plugin
 
 v=actorvol-e2e-sshfs-$$
 remote="root@127.0.0.1:$d/export"

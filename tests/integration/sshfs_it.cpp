@@ -123,6 +123,14 @@ TEST(Sshfs, DataFlowsBothWaysAndNothingIsLeftAfterTheLastUnmountOrRemove) {
   auto set = secret(p, {"set", "k"}, s.client_key());
   ASSERT_EQ(set.code, 0) << set.err;
   ASSERT_EQ(create(p, "v", sshfs_opts(s, "k")), "");
+  // On the server: a directory only root may write, a file only root may read.
+  auto locked = fs::path(s.export_dir()) / "locked";
+  fs::create_directories(locked);
+  { std::ofstream(locked / "public") << "anyone"; }
+  { std::ofstream(locked / "private") << "root only"; }
+  ::chmod(locked.c_str(), 0755);
+  ::chmod((locked / "public").c_str(), 0644);
+  ::chmod((locked / "private").c_str(), 0600);
 
   auto m = mount(p, "v", "a");
   ASSERT_EQ(m["Err"], "") << p.log();
@@ -133,6 +141,20 @@ TEST(Sshfs, DataFlowsBothWaysAndNothingIsLeftAfterTheLastUnmountOrRemove) {
   EXPECT_EQ(slurp(fs::path(s.export_dir()) / "from-container"), "hello server");
   { std::ofstream(fs::path(s.export_dir()) / "from-server") << "hello container"; }
   EXPECT_EQ(slurp(fs::path(mp) / "from-server"), "hello container");
+
+  // Another local user (a container running as nobody) gets what the remote files' modes
+  // give it, not the remote account's rights (default_permissions with allow_other).
+  ::chmod(fs::path(p.root()).parent_path().c_str(), 0711);
+  std::string out;
+  auto as_nobody = [&](const std::string& cmd) {
+    out.clear();
+    return shell("setpriv --reuid=65534 --regid=65534 --clear-groups " + cmd, "", out);
+  };
+  EXPECT_EQ(as_nobody("cat " + mp + "/locked/public"), 0) << out;
+  EXPECT_EQ(out, "anyone");
+  EXPECT_NE(as_nobody("cat " + mp + "/locked/private"), 0) << out;
+  EXPECT_NE(as_nobody("touch " + mp + "/locked/by-nobody"), 0) << out;
+  EXPECT_FALSE(fs::exists(fs::path(s.export_dir()) / "locked" / "by-nobody"));
 
   // Two uses, then one: still attached; none: detached, and no process left behind.
   ASSERT_EQ(mount(p, "v", "b")["Err"], "");
@@ -453,6 +475,35 @@ TEST(Sshfs, RotatingASecretTakesEffectAtTheNextAttach) {
   ASSERT_EQ(mount(p, "v", "c")["Err"], "");
   ASSERT_EQ(unmount(p, "v", "c"), "");
   ASSERT_EQ(remove(p, "v"), "");
+}
+
+TEST(Sshfs, ASecretBoundToItsServersGoesNowhereElse) {
+  ACTORVOL_REQUIRE_SSHFS();
+  sshd s;
+  ASSERT_TRUE(s.ok());
+  plugin p;
+  auto port = std::to_string(s.port());
+  ASSERT_EQ(secret(p, {"set", "k", "--host", "127.0.0.1:" + port}, s.client_key()).code, 0);
+  // Another host (or port) named by a volume: refused at Create, saying where it may go.
+  auto err = create(p, "elsewhere", sshfs_opts(s, "k", {{"host", "localhost"}}));
+  EXPECT_NE(err.find("may only be sent to 127.0.0.1:" + port), std::string::npos) << err;
+  err = create(p, "otherport", sshfs_opts(s, "k", {{"port", "1"}}));
+  EXPECT_NE(err.find("may only be sent to"), std::string::npos) << err;
+  ASSERT_EQ(create(p, "v", sshfs_opts(s, "k")), "");
+  ASSERT_EQ(mount(p, "v", "a")["Err"], "");
+  ASSERT_EQ(unmount(p, "v", "a"), "");
+  // Bound elsewhere now: the next attach of the existing volume is refused.
+  ASSERT_EQ(secret(p, {"set", "k", "--host", "files.example"}, s.client_key()).code, 0);
+  auto m = mount(p, "v", "b");
+  EXPECT_NE(m["Err"].get<std::string>().find("may only be sent to files.example:22"),
+            std::string::npos)
+    << m.dump();
+  // Unbound again (set without --host): any server.
+  ASSERT_EQ(secret(p, {"set", "k"}, s.client_key()).code, 0);
+  ASSERT_EQ(mount(p, "v", "c")["Err"], "");
+  ASSERT_EQ(unmount(p, "v", "c"), "");
+  ASSERT_EQ(remove(p, "v"), "");
+  EXPECT_EQ(secret(p, {"set", "x", "--host", "-oProxyCommand=sh"}, s.client_key()).code, 1);
 }
 
 TEST(Sshfs, SecretCommands) {

@@ -164,3 +164,28 @@ TEST(SecretStore, UsesPinASecret) {
   EXPECT_EQ(s.remove("k", true), "");
   EXPECT_TRUE(s.users("k").empty());
 }
+
+TEST(SecretStore, HostsBindASecret) {
+  test::temp_dir dir;
+  secret_store s{dir / "secrets"};
+  ASSERT_EQ(s.set("k", secret_store::kind::key, key, {"files.example", "10.0.0.7:2222"}), "");
+  std::string error;
+  auto e = s.find("k", error);
+  ASSERT_TRUE(e) << error;
+  EXPECT_EQ(e->hosts, (std::vector<std::string>{"files.example:22", "10.0.0.7:2222"}));
+  EXPECT_TRUE(secret_store::allows(*e, "files.example", "22", error));
+  EXPECT_TRUE(secret_store::allows(*e, "10.0.0.7", "2222", error));
+  EXPECT_FALSE(secret_store::allows(*e, "10.0.0.7", "22", error));
+  EXPECT_NE(error.find("may only be sent to files.example:22, 10.0.0.7:2222"), std::string::npos);
+  for (auto bad : {"-oProxyCommand=x", "h:0", "h:65536", "h:x", ":22", "a b"})
+    EXPECT_NE(s.set("k", secret_store::kind::key, key, {bad}), "") << bad;
+  // Set again without hosts: free to go anywhere, and nothing of the old binding is left.
+  ASSERT_EQ(s.set("k", secret_store::kind::key, key), "");
+  e = s.find("k", error);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->hosts.empty());
+  EXPECT_FALSE(fs::exists(dir / "secrets" / "k.hosts"));
+  ASSERT_EQ(s.set("k", secret_store::kind::key, key, {"h"}), "");
+  EXPECT_EQ(s.remove("k", false), "");
+  EXPECT_FALSE(fs::exists(dir / "secrets" / "k.hosts"));
+}

@@ -170,8 +170,8 @@ std::string reason_of(std::string out, const std::string& secret, int code) {
   std::string generic;  // what sshfs says whenever ssh went away, whatever the reason
   for (auto& l : split(out, '\n')) {
     auto t = l;
-    while (!t.empty() && (t.back() == '\r' || t.back() == ' '))
-      t.pop_back();
+    while (!t.empty() && (t.back() == '\r' || t.back() == ' ' || t.back() == '.'))
+      t.pop_back();  // Err texts end without a period (ssh's messages have one)
     if (t == "read: Connection reset by peer")
       generic = t;
     else if (!t.empty())
@@ -474,11 +474,13 @@ caf::error sshfs_adaptor::attach(const volume_spec& v, const std::string& target
   std::string why = rc == sys_calls::helper_timed_out
                       ? "no mount within " + std::to_string(bound) + " s (stopped)"
                       : reason_of(out, secret_bytes, rc);
+  // What to do goes before the reason, which comes last.
+  std::string hint;
   if (why.find("Host key verification failed") != std::string::npos)
-    why += " (give the server's key with -o known_host=\"TYPE BASE64\" or add it to "
+    hint = " (give the server's key with -o known_host=\"TYPE BASE64\" or add it to "
            + secrets_.known_hosts().string() + ")";
   std::fill(secret_bytes.begin(), secret_bytes.end(), '\0');
-  return failed(v, "sshfs mount of " + remote_of(v) + " failed: " + why);
+  return failed(v, "sshfs mount of " + remote_of(v) + " failed" + hint + ": " + why);
 }
 
 status_map sshfs_adaptor::status(const volume_spec& v) {

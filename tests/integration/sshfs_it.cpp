@@ -219,8 +219,10 @@ TEST(Sshfs, KillNineWhileMountedThenARestartReattachesTheUses) {
   }
   {
     plugin p(root, {}, {});
-    ASSERT_TRUE(eventually([&] { return !processes("sshfs", mp).empty(); }, 10000ms))
-      << "the use was not re-attached: " << p.log();
+    // Requests to a volume being re-attached wait for the re-attach: Get answers after it.
+    auto got = p.call("/VolumeDriver.Get", {{"Name", "v"}}).json();
+    EXPECT_EQ(got["Volume"]["Status"]["Attached"], "true") << got.dump() << p.log();
+    EXPECT_FALSE(processes("sshfs", mp).empty()) << "the use was not re-attached: " << p.log();
     EXPECT_EQ(fuse_mounts_at(mp), 1);
     EXPECT_EQ(slurp(fs::path(mp) / "after-restart"), "1");
     ASSERT_EQ(unmount(p, "v", "a"), "") << p.log();

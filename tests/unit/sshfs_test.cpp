@@ -124,7 +124,8 @@ TEST(SecretStore, SetFindListRemove) {
 TEST(SecretStore, RefusesBadNamesBadKeysAndLooseFiles) {
   test::temp_dir dir;
   secret_store s{dir / "secrets"};
-  for (auto name : {"", "-a", "a.b", "a/b", "..", std::string(65, 'a').c_str()})
+  for (const std::string& name :
+       std::vector<std::string>{"", "-a", "a.b", "a/b", "..", std::string(65, 'a')})
     EXPECT_NE(s.set(name, secret_store::kind::password, "x"), "") << name;
   EXPECT_NE(s.set("k", secret_store::kind::key, "not a key"), "");
   EXPECT_NE(s.set("k", secret_store::kind::password, "a\nb"), "");

@@ -17,9 +17,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -218,8 +221,23 @@ std::vector<pid_t> daemons_of(const std::string& target) {
   return out;
 }
 
-// Whether host:port accepts a TCP connection within `ms`; `why` says why not. Host names
-// are resolved asynchronously, so a slow resolver counts against the same bound.
+// A name lookup that may outlive its caller: the resolver thread fills it in whenever it
+// answers, and the last owner frees the result.
+struct lookup {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  int rc = 0;
+  addrinfo* res = nullptr;
+  ~lookup() {
+    if (res != nullptr)
+      ::freeaddrinfo(res);
+  }
+};
+
+// Whether host:port accepts a TCP connection within `ms`; `why` says why not. A numeric
+// address needs no resolver; a name is resolved on a thread of its own, so a slow resolver
+// counts against the same bound (the thread finishes on its own when it answers late).
 bool reachable(const std::string& host, const std::string& port, int ms, std::string& why) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   auto left = [&] {
@@ -227,41 +245,38 @@ bool reachable(const std::string& host, const std::string& port, int ms, std::st
       0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
            .count()));
   };
-  // The request outlives this call when the resolver cannot be cancelled: it is then leaked
-  // on purpose (getaddrinfo_a still writes into it).
-  struct request {
-    std::string host, port;
-    addrinfo hints{};
-    gaicb cb{};
-  };
-  auto* r = new request{host, port, {}, {}};
-  r->hints.ai_socktype = SOCK_STREAM;
-  r->cb.ar_name = r->host.c_str();
-  r->cb.ar_service = r->port.c_str();
-  r->cb.ar_request = &r->hints;
-  gaicb* list[1] = {&r->cb};
-  if (::getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr) != 0) {
-    delete r;
-    why = "cannot resolve " + host;
-    return false;
-  }
-  timespec ts{left() / 1000, static_cast<long>(left() % 1000) * 1'000'000};
-  while (::gai_error(&r->cb) == EAI_INPROGRESS) {
-    if (left() == 0 || ::gai_suspend(list, 1, &ts) == EAI_AGAIN) {
-      if (::gai_cancel(&r->cb) != EAI_CANCELED && ::gai_error(&r->cb) == EAI_INPROGRESS) {
-        why = "no answer from the resolver for " + host;  // r is leaked (see above)
-        return false;
-      }
-      break;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+  if (rc == EAI_NONAME) {
+    auto l = std::make_shared<lookup>();
+    std::thread{[l, host, port] {
+      addrinfo h{};
+      h.ai_socktype = SOCK_STREAM;
+      h.ai_flags = AI_NUMERICSERV;
+      addrinfo* res = nullptr;
+      int r = ::getaddrinfo(host.c_str(), port.c_str(), &h, &res);
+      std::lock_guard<std::mutex> guard{l->m};
+      l->rc = r;
+      l->res = res;
+      l->done = true;
+      l->cv.notify_all();
+    }}.detach();
+    std::unique_lock<std::mutex> lock{l->m};
+    if (!l->cv.wait_for(lock, std::chrono::milliseconds(left()), [&] { return l->done; })) {
+      why = "no answer from the resolver for " + host + " in time";
+      return false;
     }
-    ts = {left() / 1000, static_cast<long>(left() % 1000) * 1'000'000};
+    rc = l->rc;
+    found = std::exchange(l->res, nullptr);
   }
-  std::unique_ptr<request> owner{r};
-  if (int e = ::gai_error(&r->cb); e != 0) {
-    why = "cannot resolve " + host + ": " + (e == EAI_CANCELED ? "no answer in time" : ::gai_strerror(e));
+  if (rc != 0) {
+    why = "cannot resolve " + host + ": " + ::gai_strerror(rc);
     return false;
   }
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> res{r->cb.ar_result, ::freeaddrinfo};
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> res{found, ::freeaddrinfo};
   why = "no address for " + host;
   for (auto* a = res.get(); a != nullptr; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);

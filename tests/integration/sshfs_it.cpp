@@ -2,6 +2,7 @@
 // (tests/support/sshd.hpp), real FUSE mounts by Debian's sshfs, and `actorvol secret`.
 
 #include "support/plugin.hpp"
+#include "support/requires.hpp"
 #include "support/sshd.hpp"
 
 #include <gtest/gtest.h>
@@ -25,18 +26,6 @@ using namespace actorvol::test;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// Skips with the reason on a machine without root, sshd, sshfs or /dev/fuse; fails under CI.
-#define ACTORVOL_REQUIRE_SSHFS()                                                           \
-  do {                                                                                     \
-    auto why = sshfs_missing();                                                            \
-    if (!why.empty()) {                                                                    \
-      auto ci = std::getenv("CI");                                                         \
-      if (ci != nullptr && std::strcmp(ci, "true") == 0)                                   \
-        FAIL() << "this test " << why << ", and CI=true runs every test";                  \
-      GTEST_SKIP() << "this test " << why;                                                 \
-    }                                                                                      \
-  } while (false)
 
 namespace {
 
@@ -116,7 +105,7 @@ void expect_detached(const std::string& mountpoint, int port) {
 } // namespace
 
 TEST(Sshfs, DataFlowsBothWaysAndNothingIsLeftAfterTheLastUnmountOrRemove) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   plugin p;
@@ -183,7 +172,7 @@ TEST(Sshfs, DataFlowsBothWaysAndNothingIsLeftAfterTheLastUnmountOrRemove) {
 }
 
 TEST(Sshfs, KillNineWhileMountedThenARestartReattachesTheUses) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   temp_dir dir;
@@ -232,7 +221,7 @@ TEST(Sshfs, KillNineWhileMountedThenARestartReattachesTheUses) {
 }
 
 TEST(Sshfs, ADeadOrSilentRemoteFailsItsMountInTimeWhileOtherVolumesProceed) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   silent_server silent;
@@ -301,7 +290,7 @@ TEST(Sshfs, ADeadOrSilentRemoteFailsItsMountInTimeWhileOtherVolumesProceed) {
 }
 
 TEST(Sshfs, ASecretNeverLeaks) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s{"actorvol-sshtest"};
   ASSERT_TRUE(s.ok());
   plugin p({"--log-level", "debug"});
@@ -420,7 +409,7 @@ TEST(Sshfs, InlineCredentialsAndUncheckedHostKeysAreRefusedWithoutEchoingThem) {
 }
 
 TEST(Sshfs, HostKeysAreAlwaysChecked) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   plugin p;
@@ -454,7 +443,7 @@ TEST(Sshfs, HostKeysAreAlwaysChecked) {
 }
 
 TEST(Sshfs, RotatingASecretTakesEffectAtTheNextAttach) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   plugin p;
@@ -480,7 +469,7 @@ TEST(Sshfs, RotatingASecretTakesEffectAtTheNextAttach) {
 }
 
 TEST(Sshfs, ASecretBoundToItsServersGoesNowhereElse) {
-  ACTORVOL_REQUIRE_SSHFS();
+  ACTORVOL_REQUIRE(sshfs_missing());
   sshd s;
   ASSERT_TRUE(s.ok());
   plugin p;

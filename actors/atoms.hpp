@@ -26,5 +26,6 @@ using drop = caf::atom_constant<caf::atom("drop")>;
 using undo = caf::atom_constant<caf::atom("undo")>;
 using timeout = caf::atom_constant<caf::atom("timeout")>;
 using refresh = caf::atom_constant<caf::atom("refresh")>;
+using committed = caf::atom_constant<caf::atom("committed")>;
 
 } // namespace actorvol::atom

@@ -4,7 +4,8 @@
 //
 // A request travels: net/session (HTTP) -> the NET actor (net/net_actor, whose messages are
 // the protocol's own types) -> the REGISTRY -> one VOLUME -> a WORKER (blocking work: the
-// adaptor and the state store) and back.
+// adaptor and the state store) and back. A quick adaptor's steps (adaptor::quick) run on the
+// VOLUME itself, which hands only the state write to the store's committer.
 
 #include "actors/atoms.hpp"
 #include "actors/read_view.hpp"
@@ -96,6 +97,9 @@ using volume_actor = caf::typed_actor<
   // whose deadline has passed: a queued one fails, a running one is abandoned (its job
   // rolls back instead of committing).
   caf::reacts_to<atom::timeout>,
+  // (From the state store's committer) the write of change `seq`, run by the VOLUME itself
+  // for a quick adaptor, is durable (no error) or failed: the change settles and answers.
+  caf::reacts_to<atom::committed, uint64_t, caf::error>,
   // (From the REGISTRY, after a Get answered from the read view) reads the backend's status
   // again in the background when the last read is over a second old; no answer, but a
   // summary that counts it as handled.
@@ -125,7 +129,9 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<atom::summary, volume_summary>,
   // (From the I/O thread, which answered a Get of NAME from the read view) has NAME's
   // VOLUME read its backend's status again if that is stale; no answer.
-  caf::reacts_to<atom::refresh, std::string>>;
+  caf::reacts_to<atom::refresh, std::string>,
+  // (From itself, while idle VOLUMEs are kept) retires those idle long enough.
+  caf::reacts_to<atom::timeout>>;
 
 /// The DOCKER PROBE: asks the Docker Engine API (blocking, so it runs detached).
 using docker_probe_actor = caf::typed_actor<

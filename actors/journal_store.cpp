@@ -308,21 +308,48 @@ caf::error journal_store::erase(const std::string& name) {
   return submit(name, std::nullopt);
 }
 
-caf::error journal_store::submit(std::string name, std::optional<std::string> text) {
-  change c{std::move(name), std::move(text), {}, {}};
-  auto done = c.done.get_future();
+bool journal_store::enqueue(change* c, std::string& why) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!broken_.empty())
-      return make_error(ec::state_write_failed, c.name, broken_);
-    if (stopping_ || !committer_.joinable())
-      return make_error(ec::state_write_failed, c.name, "the state journal is closed");
-    queue_.push_back(&c);
+      why = broken_;
+    else if (stopping_ || !committer_.joinable())
+      why = "the state journal is closed";
+    else
+      queue_.push_back(c);
   }
+  if (!why.empty())
+    return false;
   wake_.notify_one();
-  if (auto why = done.get(); !why.empty())
-    return make_error(ec::state_write_failed, c.name, why);
+  return true;
+}
+
+caf::error journal_store::submit(std::string name, std::optional<std::string> text) {
+  std::promise<std::string> outcome;
+  auto done = outcome.get_future();
+  auto* c = new change{std::move(name), std::move(text), {}, {}, false};
+  c->done = [&outcome](std::string why) { outcome.set_value(std::move(why)); };
+  auto vol = c->name;
+  std::string why;
+  if (!enqueue(c, why))
+    delete c;
+  else
+    why = done.get();
+  if (!why.empty())
+    return make_error(ec::state_write_failed, vol, why);
   return caf::none;
+}
+
+void journal_store::write_async(const volume_record& r, const volume_record*, written_fn done) {
+  auto* c = new change{r.name, encode(r), {}, {}, true};
+  c->done = [done = std::move(done), vol = r.name](std::string why) {
+    done(why.empty() ? caf::error{} : make_error(ec::state_write_failed, vol, why));
+  };
+  std::string why;
+  if (!enqueue(c, why)) {
+    c->done(why);
+    delete c;
+  }
 }
 
 void journal_store::run() {
@@ -332,15 +359,24 @@ void journal_store::run() {
     if (queue_.empty())
       return;  // stopping, and everything queued is committed
     std::deque<change*> batch;
+    std::deque<std::pair<change*, std::string>> refused;  // by the failpoint state.write
     while (!queue_.empty() && batch.size() < max_batch) {
       batch.push_back(queue_.front());
       queue_.pop_front();
     }
     auto broken = broken_;
     lock.unlock();
+    for (auto i = batch.begin(); i != batch.end();) {
+      if (auto fault = (*i)->injected ? failpoint::hit("state.write") : ""; !fault.empty()) {
+        refused.emplace_back(*i, fault);
+        i = batch.erase(i);
+      } else {
+        ++i;
+      }
+    }
     auto began = std::chrono::steady_clock::now();
-    auto why = broken.empty() ? commit(batch) : broken;
-    if (broken.empty()) {
+    auto why = !broken.empty() ? broken : batch.empty() ? "" : commit(batch);
+    if (broken.empty() && !batch.empty()) {
       auto& m = metrics::service();
       m.commit_seconds.observe(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now()
@@ -352,8 +388,14 @@ void journal_store::run() {
       std::lock_guard<std::mutex> hold(mu_);
       broken_ = "the state journal failed earlier (" + why + "); restart actorvol";
     }
-    for (auto* c : batch)
-      c->done.set_value(why);  // its writer may return (and `c` end) at once
+    for (auto& [c, fault] : refused) {
+      c->done(fault);
+      delete c;
+    }
+    for (auto* c : batch) {
+      c->done(why);  // a synchronous writer may return (and its outcome end) at once
+      delete c;
+    }
     lock.lock();
   }
 }

@@ -28,6 +28,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -57,6 +58,12 @@ public:
   caf::error write(const volume_record& r, const volume_record* previous) override;
   caf::error erase(const std::string& name) override;
 
+  /// Queues the change and returns; `done` runs on the committer thread once its batch is
+  /// durable or failed. The failpoint state.write is taken there, as the committer takes
+  /// the change (a delay holds up that batch).
+  void write_async(const volume_record& r, const volume_record* previous,
+                   written_fn done) override;
+
   caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) override;
 
   /// The transactions committed so far (each is one fsync of the journal).
@@ -72,10 +79,14 @@ private:
     std::string name;
     std::optional<std::string> text;    // none: erase
     std::optional<std::string> before;  // what it replaced (none: no record), for an undo
-    std::promise<std::string> done;     // "" or why the batch failed
+    std::function<void(std::string)> done;  // told "" or why it failed, once
+    bool injected = false;  // the failpoint state.write is the committer's to take
   };
 
   caf::error submit(std::string name, std::optional<std::string> text);
+  // Queues `c` (which the committer deletes once it has told `c->done`); false and nothing
+  // queued when the journal takes no more writes, with `why` set.
+  bool enqueue(change* c, std::string& why);
   void run();
   std::string commit(std::deque<change*>& batch);
   std::string undo_commit(std::deque<change*>& batch, const std::string& why);

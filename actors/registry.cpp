@@ -139,29 +139,76 @@ void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
   self->monitor(e.actor);
 }
 
-// Keeps a VOLUME's latest summary, and retires a VOLUME whose volume is gone or idle once
-// no request is on its way to it and no job of its runs.
+// Stops the VOLUME of `e` (no request on its way to it, nothing of its running).
+void stop_volume(self_ptr self, entry& e) {
+  self->demonitor(e.actor.address());
+  self->send_exit(e.actor, caf::exit_reason::user_shutdown);
+  e.actor = nullptr;
+  e.idle_since = {};
+}
+
+// Whether the VOLUME of `e` idles with nothing on its way to it, as it did at `since`.
+bool still_idle(const entry& e, std::chrono::steady_clock::time_point since) {
+  return e.actor && e.idle_since == since && e.last.idle_record && e.last.handled == e.sent
+         && !e.last.busy;
+}
+
+// Retires the VOLUMEs kept idle since `before` or earlier, and the longest idle beyond the
+// number kept; returns when the next one is due.
+void retire_idle(self_ptr self, std::chrono::steady_clock::time_point before) {
+  auto& st = self->state;
+  while (!st.kept_idle.empty()
+         && (st.kept_idle.front().second <= before || st.kept_idle.size() > st.deps.keep_idle_max)) {
+    auto [name, since] = std::move(st.kept_idle.front());
+    st.kept_idle.pop_front();
+    auto i = st.volumes.find(name);
+    if (i != st.volumes.end() && still_idle(i->second, since))
+      stop_volume(self, i->second);  // sleeps: e.last keeps its record
+  }
+}
+
+void schedule_sweep(self_ptr self) {
+  auto& st = self->state;
+  if (st.sweeping || st.kept_idle.empty())
+    return;
+  st.sweeping = true;
+  self->delayed_send(self, st.deps.keep_idle, atom::timeout::value);
+}
+
+void sweep(self_ptr self) {
+  self->state.sweeping = false;
+  retire_idle(self, std::chrono::steady_clock::now() - self->state.deps.keep_idle);
+  schedule_sweep(self);
+}
+
+// Keeps a VOLUME's latest summary, and retires a VOLUME whose volume is gone (or idle: see
+// retire_idle) once no request is on its way to it and no job of its runs.
 void take_summary(self_ptr self, volume_summary& s) {
-  auto& vols = self->state.volumes;
+  auto& st = self->state;
+  auto& vols = st.volumes;
   auto i = vols.find(s.name);
   if (i == vols.end()
       || caf::actor_cast<caf::actor_addr>(self->current_sender()) != i->second.actor.address())
     return;
   auto& e = i->second;
   e.last = std::move(s);
-  if (e.last.handled != e.sent || e.last.busy) {
-    e.last.idle_record = caf::none;  // a request is on its way, or a job of its runs
-    return;
+  if (e.last.handled != e.sent || e.last.busy || !e.last.idle_record) {
+    e.last.idle_record = caf::none;  // a request is on its way, or a job of its runs, or uses
+    e.idle_since = {};
   }
+  if (e.last.handled != e.sent || e.last.busy)
+    return;
   if (!e.last.exists) {
-    self->demonitor(e.actor.address());
-    self->send_exit(e.actor, caf::exit_reason::user_shutdown);
-    self->state.deps.view->withdraw(i->first);
+    stop_volume(self, e);
+    st.deps.view->withdraw(i->first);
     vols.erase(i);
-  } else if (e.last.idle_record) {
-    self->demonitor(e.actor.address());
-    self->send_exit(e.actor, caf::exit_reason::user_shutdown);
-    e.actor = nullptr;  // sleeps: e.last keeps its record
+  } else if (e.last.idle_record && st.deps.keep_idle.count() <= 0) {
+    stop_volume(self, e);  // sleeps: e.last keeps its record
+  } else if (e.last.idle_record && e.idle_since == std::chrono::steady_clock::time_point{}) {
+    e.idle_since = std::chrono::steady_clock::now();
+    st.kept_idle.emplace_back(i->first, e.idle_since);
+    retire_idle(self, {});  // beyond keep_idle_max only
+    schedule_sweep(self);
   }
 }
 
@@ -225,6 +272,7 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
     [self](atom::adopt, volume_record& r, std::string& problem) { adopt(self, r, problem); },
     [self](atom::summary, volume_summary& s) { take_summary(self, s); },
     [self](atom::refresh, std::string& name) { refresh(self, name); },
+    [self](atom::timeout) { sweep(self); },
   };
 }
 

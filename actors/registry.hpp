@@ -10,11 +10,16 @@
 // way. A removed volume's VOLUME is then stopped and forgotten. An idle volume's VOLUME (no
 // uses, nothing running or waiting) is stopped too, and the REGISTRY keeps its record: an
 // idle volume costs a map entry, not an actor, until a change wakes a VOLUME for it again
-// (Get, Path and List are answered from the view without one).
+// (Get, Path and List are answered from the view without one). An idle VOLUME is kept
+// running for `deps.keep_idle` first (at most `deps.keep_idle_max` of them, the longest idle
+// retired first): a volume mounted and unmounted over and over keeps one VOLUME instead of
+// spawning a new one for every Mount.
 
 #include "actors/interfaces.hpp"
 #include "actors/volume.hpp"
 
+#include <chrono>
+#include <deque>
 #include <map>
 
 namespace actorvol {
@@ -25,11 +30,16 @@ struct registry_state {
     uint64_t sent = 0;     // requests delegated to the VOLUME
     volume_summary last;   // its latest summary (the record of a sleeping volume in it)
     read_view::slot_ptr slot;  // where the volume is published (List reads it); always set
+    std::chrono::steady_clock::time_point idle_since{};  // its VOLUME's, while kept idle
   };
   std::map<std::string, entry> volumes;  // sorted, so List comes out sorted by name
   view_listing listed;                   // the last List's answer, and the view's version
   uint64_t listed_version = 0;           //   then (the same again: the same answer)
   volume_deps deps;                      // handed to every VOLUME spawned
+  // The VOLUMEs kept running while idle, in the order they became idle (a pair whose entry
+  // has moved on since is skipped), and whether a sweep is scheduled to retire them.
+  std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> kept_idle;
+  bool sweeping = false;
   static inline const char* name = "registry";
 };
 

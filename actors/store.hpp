@@ -12,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,16 @@ public:
   /// `previous` is the record stored now (nullptr: none). On an error the store holds
   /// `previous` again.
   virtual caf::error write(const volume_record& r, const volume_record* previous) = 0;
+
+  /// The same write without waiting: `done` is called once, with the outcome, when the
+  /// record is durable or the write failed (on a thread of the store's: it must only hand
+  /// the outcome on, e.g. as a message). The default writes at once and calls `done` on the
+  /// caller's thread; a store with a committer of its own (journal_store) returns at once.
+  using written_fn = std::function<void(caf::error)>;
+  virtual void write_async(const volume_record& r, const volume_record* previous,
+                           written_fn done) {
+    done(write(r, previous));
+  }
 
   /// Deletes the record of `name`, durably (failpoint: state.write); on an error it is
   /// stored again as it was, byte for byte (so an unreadable one too). A missing record is

@@ -1,6 +1,7 @@
 #include "actors/volume.hpp"
 
 #include "actors/volume_queue.hpp"
+#include "core/failpoint.hpp"
 #include "core/log.hpp"
 
 #include <caf/all.hpp>
@@ -47,6 +48,12 @@ void refresh_if_stale(self_ptr self) {
            [](job_result&) {});
 }
 
+// A quick adaptor's steps run on the VOLUME itself, unless a failpoint could make them sleep
+// there (tests set adaptor.* delays).
+bool runs_here(const adaptor& a) {
+  return a.quick() && !failpoint::armed("adaptor.");
+}
+
 caf::error check_usable(const volume_state& st) {
   if (!st.exists)
     return make_error(ec::no_such_volume, st.record.name);
@@ -75,22 +82,30 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
   if (st.exists)
     return settle(self, seq, rp, atom::ok::value);
   auto leftovers = st.deps.adaptors->data_paths(next.name);
+  auto done = [self, seq, rp, next](job_result& r) mutable {
+    auto& st = self->state;
+    if (!r.error) {
+      st.record = next;
+      st.exists = true;
+      st.problem.clear();
+    }
+    if (r.error)
+      return answer(self, seq, rp, std::move(r.error));
+    answer(self, seq, rp, atom::ok::value);
+  };
+  if (runs_here(*a))
+    return run_staged(self, seq,
+                      {[a, vault = st.deps.vault, leftovers,
+                        next] { return jobs::create_step(*a, vault, leftovers, next); },
+                       next, std::nullopt,
+                       [a, next](job_result& r) { jobs::create_settle(*a, next, r); }},
+                      done);
   run_job(
     self, seq,
     [a, store = st.deps.store, vault = st.deps.vault, leftovers, next](jobs::ticket& t) {
       return jobs::create(*a, *store, vault, leftovers, next, t);
     },
-    [self, seq, rp, next](job_result& r) mutable {
-      auto& st = self->state;
-      if (!r.error) {
-        st.record = next;
-        st.exists = true;
-        st.problem.clear();
-      }
-      if (r.error)
-        return answer(self, seq, rp, std::move(r.error));
-      answer(self, seq, rp, atom::ok::value);
-    });
+    done);
 }
 
 // Moves the uses to `next` (Mount, Unmount, reconcile drops); `reply` makes the answer.
@@ -100,28 +115,40 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
   auto& st = self->state;
   bool attach_first = next.total_uses() > 0 && !st.attached;
   bool detach_first = next.total_uses() == 0 && st.attached;
+  auto a = adaptor_of(st, next.opts);
+  auto done = [self, seq, rp, next, attach_first, detach_first, reply](job_result& r) mutable {
+    auto& st = self->state;
+    if (r.error)
+      return answer(self, seq, rp, std::move(r.error));
+    st.record = next;
+    if (attach_first) {
+      st.attached = true;
+      st.mountpoint = r.path;
+      st.problem.clear();
+    }
+    if (detach_first) {
+      st.attached = false;
+      st.mountpoint.clear();
+    }
+    answer(self, seq, rp, reply(st));
+  };
+  if (runs_here(*a))
+    return run_staged(
+      self, seq,
+      {[a, next, attach_first,
+        detach_first] { return jobs::uses_step(*a, next, attach_first, detach_first); },
+       next, st.record,
+       [a, next, attach_first, detach_first](job_result& r) {
+         jobs::uses_settle(*a, next, attach_first, detach_first, r);
+       }},
+      done);
   run_job(
     self, seq,
-    [a = adaptor_of(st, next.opts), store = st.deps.store, current = st.record, next,
-     attach_first, detach_first](jobs::ticket& t) {
+    [a, store = st.deps.store, current = st.record, next, attach_first,
+     detach_first](jobs::ticket& t) {
       return jobs::change_uses(*a, *store, current, next, attach_first, detach_first, t);
     },
-    [self, seq, rp, next, attach_first, detach_first, reply](job_result& r) mutable {
-      auto& st = self->state;
-      if (r.error)
-        return answer(self, seq, rp, std::move(r.error));
-      st.record = next;
-      if (attach_first) {
-        st.attached = true;
-        st.mountpoint = r.path;
-        st.problem.clear();
-      }
-      if (detach_first) {
-        st.attached = false;
-        st.mountpoint.clear();
-      }
-      answer(self, seq, rp, reply(st));
-    });
+    done);
 }
 
 void start_remove(self_ptr self, uint64_t seq, ok_promise& rp) {
@@ -389,6 +416,9 @@ volume_actor::behavior_type volume(self_ptr self, std::string volume_name, volum
         [dropped](volume_state&) { return *dropped; });
     },
     [self](atom::timeout) { check_deadlines(self, on_deadline); },
+    [self](atom::committed, uint64_t seq, caf::error& err) {
+      settle_staged(self, seq, std::move(err));
+    },
     [self](atom::refresh) {
       refresh_if_stale(self);
       publish(self);  // counted: the REGISTRY retires no VOLUME with a hint on its way

@@ -2,7 +2,8 @@
 
 // The VOLUME actor: one per volume. It owns the volume's whole state (one volume_record)
 // and serializes Create/Mount/Unmount/Remove (and reconcile drops): each runs its blocking
-// step on a WORKER while later changes wait in the VOLUME's own queue. Get and Path never
+// step on a WORKER while later changes wait in the VOLUME's own queue (a quick adaptor's
+// steps run on the VOLUME itself, and only its state write leaves it: volume_queue::run_staged). Get and Path never
 // wait: they are answered from the committed state. Every request has a deadline (Docker's:
 // 2 minutes for Create and Mount, 1 minute for the rest); a request still queued then fails,
 // a running one is abandoned and its job rolls back instead of committing.
@@ -37,6 +38,10 @@ struct volume_deps {
   jobs::vault vault;      // quarantine (empty root: none)
   deadlines limits;
   ViewPtr view;           // where Get, Path and List are read (the REGISTRY makes one if none)
+  // How long the REGISTRY keeps an idle VOLUME running before it retires it (0: at once),
+  // and how many it keeps so at most.
+  std::chrono::milliseconds keep_idle{std::chrono::seconds(2)};
+  size_t keep_idle_max = 1024;
 };
 
 struct volume_state {
@@ -60,6 +65,14 @@ struct volume_state {
   uint64_t next_seq = 1;
   uint64_t running = 0;                // the change whose job is in flight (0: none)
   jobs::ticket_ptr ticket;             // ... and its ticket
+  // A staged change (see volume_queue::run_staged) waiting for its write: what it has so
+  // far and what settles it.
+  struct awaiting_write {
+    job_result r;
+    std::function<void(job_result&)> settle;
+    std::function<void(job_result&)> done;
+  };
+  std::optional<awaiting_write> writing;
   std::deque<pending> queue;           // changes waiting for it
   std::unordered_map<uint64_t, std::function<void(caf::error)>> unanswered;
   // When each unanswered request's deadline passes (checked by atom::timeout, which is

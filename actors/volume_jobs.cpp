@@ -50,10 +50,9 @@ caf::error abandoned(const std::string& vol) {
 
 } // namespace
 
-job_result create(adaptor& a, state_store& store, const vault& v,
-                  const std::vector<std::filesystem::path>& leftovers,
-                  const volume_record& next, ticket& t) {
-  auto spec = spec_of(next);
+job_result create_step(adaptor& a, const vault& v,
+                       const std::vector<std::filesystem::path>& leftovers,
+                       const volume_record& next) {
   job_result r;
   if (!v.root.empty() && safe_fs::any_exists(leftovers)) {
     // A crash between erasing a record and deleting its data left these: never adopt them.
@@ -70,35 +69,46 @@ job_result create(adaptor& a, state_store& store, const vault& v,
                                   {"reason", "data left by an earlier volume of this name"},
                                   {"path", where}});
   }
-  if ((r.error = guarded("adaptor.create", next.name, "create", [&] { return a.create(spec); })))
-    return r;
-  if (!t.commit())
-    r.error = abandoned(next.name);
-  else
-    r.error = store.write(next, nullptr);
+  r.error = guarded("adaptor.create", next.name, "create", [&] { return a.create(spec_of(next)); });
+  return r;
+}
+
+void create_settle(adaptor& a, const volume_record& next, job_result& r) {
+  auto spec = spec_of(next);
   if (r.error) {
     // Leave nothing half-made behind.
     if (auto e = guarded("adaptor.remove", next.name, "remove", [&] { return a.remove(spec); }))
       rollback_failed(r, next.name, "create", e);
-    return r;
+    return;
   }
   r.status = a.status(spec);
+}
+
+job_result create(adaptor& a, state_store& store, const vault& v,
+                  const std::vector<std::filesystem::path>& leftovers,
+                  const volume_record& next, ticket& t) {
+  auto r = create_step(a, v, leftovers, next);
+  if (r.error)
+    return r;
+  r.error = t.commit() ? store.write(next, nullptr) : abandoned(next.name);
+  create_settle(a, next, r);
   return r;
 }
 
-job_result change_uses(adaptor& a, state_store& store, const volume_record& current,
-                       const volume_record& next, bool attach_first, bool detach_first,
-                       ticket& t) {
+job_result uses_step(adaptor& a, const volume_record& next, bool attach_first,
+                     bool detach_first) {
   auto spec = spec_of(next);
   job_result r;
-  if (attach_first && (r.error = attach(a, spec, r.path)))
-    return r;
-  if (detach_first && (r.error = detach(a, spec)))
-    return r;
-  if (!t.commit())
-    r.error = abandoned(next.name);
-  else
-    r.error = store.write(next, &current);
+  if (attach_first)
+    r.error = attach(a, spec, r.path);
+  else if (detach_first)
+    r.error = detach(a, spec);
+  return r;
+}
+
+void uses_settle(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
+                 job_result& r) {
+  auto spec = spec_of(next);
   if (r.error) {
     std::string ignored;
     if (attach_first)
@@ -109,6 +119,16 @@ job_result change_uses(adaptor& a, state_store& store, const volume_record& curr
         rollback_failed(r, next.name, "detach", e);
   }
   r.status = a.status(spec);
+}
+
+job_result change_uses(adaptor& a, state_store& store, const volume_record& current,
+                       const volume_record& next, bool attach_first, bool detach_first,
+                       ticket& t) {
+  auto r = uses_step(a, next, attach_first, detach_first);
+  if (r.error)
+    return r;
+  r.error = t.commit() ? store.write(next, &current) : abandoned(next.name);
+  uses_settle(a, next, attach_first, detach_first, r);
   return r;
 }
 

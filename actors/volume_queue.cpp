@@ -76,22 +76,31 @@ void finish(self_ptr self, uint64_t seq) {
 
 
 
+namespace {
+
+// Change `seq` has its result: the VOLUME keeps the backend's status and any problem, `done`
+// sees it unless the request was abandoned, and the next change may start.
+void conclude(self_ptr self, uint64_t seq, const jobs::ticket& t, const done_fn& done,
+              job_result& r) {
+  auto& st = self->state;
+  if (!r.status.empty()) {
+    st.backend_status = std::move(r.status);
+    st.status_read_at = std::chrono::steady_clock::now();
+  }
+  if (!r.problem.empty())
+    st.problem = r.problem;
+  if (!t.is_abandoned())
+    done(r);
+  finish(self, seq);
+}
+
+} // namespace
+
 // Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
 void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
   auto t = std::make_shared<jobs::ticket>();
   self->state.ticket = t;
-  auto on_result = [self, seq, t, done](job_result& r) {
-    auto& st = self->state;
-    if (!r.status.empty()) {
-      st.backend_status = std::move(r.status);
-      st.status_read_at = std::chrono::steady_clock::now();
-    }
-    if (!r.problem.empty())
-      st.problem = r.problem;
-    if (!t->is_abandoned())
-      done(r);
-    finish(self, seq);
-  };
+  auto on_result = [self, seq, t, done](job_result& r) { conclude(self, seq, *t, done, r); };
   self->request(self->state.deps.worker, caf::infinite, atom::run::value,
                 job{[work, t] { return work(*t); }})
     .then([on_result](job_result& r) { on_result(r); },
@@ -100,6 +109,42 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
             r.error = std::move(err);
             on_result(r);
           });
+}
+
+void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
+  auto& st = self->state;
+  // Nothing runs between the step and the hand-off (this is the VOLUME's own thread), so
+  // the change commits at once: a deadline that passes while the write is on its way finds
+  // it committing and waits for the real answer.
+  auto t = std::make_shared<jobs::ticket>();
+  st.ticket = t;
+  t->commit();
+  auto r = change.step();
+  if (r.error)
+    return conclude(self, seq, *t, done, r);
+  st.writing = volume_state::awaiting_write{std::move(r), std::move(change.settle),
+                                            std::move(done)};
+  // The committer's thread only sends the outcome on. A VOLUME gone by then (shut down) is
+  // not held by it.
+  auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
+  st.deps.store->write_async(change.record, change.previous ? &*change.previous : nullptr,
+                             [to, seq](caf::error err) {
+                               if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(to))
+                                 caf::anon_send(caf::actor_cast<volume_actor>(strong),
+                                                atom::committed::value, seq, std::move(err));
+                             });
+}
+
+void settle_staged(self_ptr self, uint64_t seq, caf::error err) {
+  auto& st = self->state;
+  if (st.running != seq || !st.writing)
+    return;
+  auto w = std::move(*st.writing);
+  st.writing.reset();
+  w.r.error = std::move(err);
+  w.settle(w.r);
+  auto t = st.ticket;  // finish() lets go of it
+  conclude(self, seq, *t, w.done, w.r);
 }
 
 // Queues a change of the VOLUME's own (no client, no deadline).

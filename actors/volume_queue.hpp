@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 
 namespace actorvol::volume_queue {
 
@@ -33,6 +34,20 @@ void finish(self_ptr self, uint64_t seq);
 
 /// Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
 void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
+
+/// A change cut at its state write (for a quick adaptor): the VOLUME runs `step` itself,
+/// hands `record` to the store's committer, and runs `settle` with the write's outcome in
+/// r.error when atom::committed brings it (see settle_staged); `done` as for run_job.
+struct staged {
+  std::function<job_result()> step;  // an error: nothing is written
+  volume_record record;
+  std::optional<volume_record> previous;
+  std::function<void(job_result&)> settle;
+};
+void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done);
+
+/// The write of change `seq` is durable or failed (`err`): settles it and goes on.
+void settle_staged(self_ptr self, uint64_t seq, caf::error err);
 
 /// Queues a change of the VOLUME's own (no client, no deadline).
 void internal(self_ptr self, work_fn work, done_fn done);

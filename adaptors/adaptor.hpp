@@ -57,6 +57,15 @@ public:
   /// Reports backend details; problems are reported here, never thrown.
   virtual status_map status(const volume_spec& v) = 0;
 
+  /// True when create, mount, unmount and status are a few system calls under the local
+  /// root that cannot hang (no network, no helper process, no mount(2)): the VOLUME then
+  /// runs them on its own thread, and only the state write leaves it (remove, which deletes
+  /// a whole tree, still runs on a WORKER). The default runs every step on a WORKER, which
+  /// a backend that may block (most) needs.
+  virtual bool quick() const {
+    return false;
+  }
+
   /// Where this adaptor keeps the data of volume `name` (files or directories). The core
   /// moves these to ROOT/quarantine/ instead of deleting them when a volume's record is
   /// unreadable, or when a Create finds data left behind by an earlier crash. Must not

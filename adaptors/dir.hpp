@@ -22,6 +22,9 @@ public:
   caf::expected<std::string> mount(const volume_spec& v) override;
   caf::error unmount(const volume_spec& v) override;
   status_map status(const volume_spec& v) override;
+  bool quick() const override {
+    return true;  // mkdir, chown and a check of one directory
+  }
   std::vector<std::filesystem::path> data_paths(const std::string& name) const override;
 
   /// Where the data of volume `name` lives.

@@ -8,27 +8,100 @@ namespace actorvol::net {
 
 namespace {
 
+using namespace std::chrono_literals;
+
+using self_ptr = net_actor::stateful_pointer<net_state>;
+
+// A Mount whose success its client never heard of is undone: Docker sends no Unmount for it.
+// Create and Remove stay done (and are idempotent); reads change nothing.
+void undo(self_ptr self, const registry_actor& registry, api_request& req) {
+  if (req.ep != endpoint::mount)
+    return;
+  log::write(log::level::warn, {{"event", "undo-mount"},
+                                {"volume", req.name},
+                                {"id", req.id},
+                                {"result", "its client never heard it succeed (gone, or answered a timeout)"}});
+  auto name = req.name;
+  auto id = req.id;
+  self->request(registry, caf::infinite, atom::unmount::value, std::move(req.name),
+                std::move(req.id))
+    .then([](atom::ok) {},
+          [name, id](caf::error& err) {
+            log::write(log::level::error, {{"event", "undo-mount"},
+                                           {"volume", name},
+                                           {"id", id},
+                                           {"result", render(err)}});
+          });
+}
+
+void schedule_sweep(self_ptr self) {
+  auto& st = self->state;
+  if (st.sweeping || st.waiting_for.empty())
+    return;
+  st.sweeping = true;
+  self->delayed_send(self, std::chrono::seconds(1), atom::timeout::value);
+}
+
+// Answers the requests whose limit has passed; their late answers find no one waiting.
+void sweep(self_ptr self, std::chrono::milliseconds limit) {
+  auto& st = self->state;
+  st.sweeping = false;
+  auto now = std::chrono::steady_clock::now();
+  for (auto i = st.waiting_for.begin(); i != st.waiting_for.end();) {
+    if (i->second.due > now) {
+      ++i;
+      continue;
+    }
+    api_reply reply;
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(limit + 999ms).count();
+    reply.error = make_error(ec::timed_out, i->second.req.name,
+                             "timed out: no answer within " + std::to_string(secs)
+                               + " s (the state journal may be stuck)");
+    i->second.respond(std::move(reply));
+    i = st.waiting_for.erase(i);
+  }
+  schedule_sweep(self);
+}
+
 // Sends `xs` to the REGISTRY; `fill` puts a success into the reply; errors go in as they are.
 template <class Result, class... Ts>
-void forward(net_actor::pointer self, const registry_actor& registry,
-             std::chrono::milliseconds limit, api_responder respond,
-             void (*fill)(api_reply&, Result&), Ts&&... xs) {
-  self->request(registry, limit, std::forward<Ts>(xs)...)
+void forward(self_ptr self, const registry_actor& registry, std::chrono::milliseconds limit,
+             api_request& req, const api_responder& respond, void (*fill)(api_reply&, Result&),
+             Ts&&... xs) {
+  auto& st = self->state;
+  auto key = st.next++;
+  st.waiting_for.emplace(key, net_state::waiting{req, respond,
+                                                 std::chrono::steady_clock::now() + limit});
+  schedule_sweep(self);
+  // The answer goes to whoever still waits for it; a success that comes after the sweep
+  // answered is undone like an undelivered one.
+  auto deliver = [self, registry, key](api_reply reply) {
+    auto& st = self->state;
+    auto i = st.waiting_for.find(key);
+    if (i == st.waiting_for.end())
+      return false;
+    auto respond = std::move(i->second.respond);
+    st.waiting_for.erase(i);
+    respond(std::move(reply));
+    return true;
+  };
+  self->request(registry, caf::infinite, std::forward<Ts>(xs)...)
     .then(
-      [respond, fill](Result& result) {
+      [self, registry, key, req, deliver, fill](Result& result) mutable {
         api_reply reply;
         fill(reply, result);
-        respond(std::move(reply));
+        if (!deliver(std::move(reply)))
+          undo(self, registry, req);
       },
-      [respond](caf::error& err) {
+      [deliver](caf::error& err) {
         api_reply reply;
         reply.error = std::move(err);
-        respond(std::move(reply));
+        deliver(std::move(reply));
       });
 }
 
 // Hands one request to the REGISTRY as its typed message; `respond` gets the answer.
-void handle(net_actor::pointer self, const registry_actor& registry, const std::string& scope,
+void handle(self_ptr self, const registry_actor& registry, const std::string& scope,
             std::chrono::milliseconds limit, api_request& req, const api_responder& respond) {
   void (*nothing)(api_reply&, atom::ok&) = [](api_reply&, atom::ok&) {};
   void (*mountpoint)(api_reply&, std::string&) = [](api_reply& r, std::string& mp) {
@@ -45,69 +118,48 @@ void handle(net_actor::pointer self, const registry_actor& registry, const std::
       return;
     }
     case endpoint::create:
-      forward(self, registry, limit, respond, nothing, atom::create::value, std::move(req.name),
-              std::move(req.opts));
+      forward(self, registry, limit, req, respond, nothing, atom::create::value, req.name,
+              req.opts);
       return;
     case endpoint::get:
       forward(
-        self, registry, limit, respond,
-        +[](api_reply& r, volume_info& info) { r.volume = std::move(info); },
-        atom::get::value, std::move(req.name));
+        self, registry, limit, req, respond,
+        +[](api_reply& r, volume_info& info) { r.volume = std::move(info); }, atom::get::value,
+        req.name);
       return;
     case endpoint::list:
       forward(
-        self, registry, limit, respond,
+        self, registry, limit, req, respond,
         +[](api_reply& r, view_listing& listed) { r.volumes = std::move(listed); },
         atom::list::value);
       return;
     case endpoint::mount:
-      forward(self, registry, limit, respond, mountpoint, atom::mount::value,
-              std::move(req.name), std::move(req.id));
+      forward(self, registry, limit, req, respond, mountpoint, atom::mount::value, req.name,
+              req.id);
       return;
     case endpoint::path:
-      forward(self, registry, limit, respond, mountpoint, atom::path::value, std::move(req.name));
+      forward(self, registry, limit, req, respond, mountpoint, atom::path::value, req.name);
       return;
     case endpoint::unmount:
-      forward(self, registry, limit, respond, nothing, atom::unmount::value, std::move(req.name),
-              std::move(req.id));
+      forward(self, registry, limit, req, respond, nothing, atom::unmount::value, req.name,
+              req.id);
       return;
     case endpoint::remove:
-      forward(self, registry, limit, respond, nothing, atom::remove::value, std::move(req.name));
+      forward(self, registry, limit, req, respond, nothing, atom::remove::value, req.name);
       return;
   }
 }
 
-// A Mount whose success its client never heard of is undone: Docker sends no Unmount for it.
-// Create and Remove stay done (and are idempotent); reads change nothing.
-void undo(net_actor::pointer self, const registry_actor& registry, api_request& req) {
-  if (req.ep != endpoint::mount)
-    return;
-  log::write(log::level::warn, {{"event", "undo-mount"},
-                                {"volume", req.name},
-                                {"id", req.id},
-                                {"result", "client went away before the answer"}});
-  auto name = req.name;
-  auto id = req.id;
-  self->request(registry, caf::infinite, atom::unmount::value, std::move(req.name),
-                std::move(req.id))
-    .then([](atom::ok) {},
-          [name, id](caf::error& err) {
-            log::write(log::level::error, {{"event", "undo-mount"},
-                                           {"volume", name},
-                                           {"id", id},
-                                           {"result", render(err)}});
-          });
-}
-
 } // namespace
 
-net_actor::behavior_type net_actor_behavior(net_actor::pointer self, registry_actor registry,
+net_actor::behavior_type net_actor_behavior(self_ptr self, registry_actor registry,
                                             std::string scope, std::chrono::milliseconds limit) {
   return {
     [self, registry, scope, limit](atom::handle, api_request& req, api_responder& respond) {
       handle(self, registry, scope, limit, req, respond);
     },
     [self, registry](atom::undo, api_request& req) { undo(self, registry, req); },
+    [self, limit](atom::timeout) { sweep(self, limit); },
   };
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <string>
+#include <unordered_map>
 
 namespace actorvol::net {
 
@@ -20,12 +21,31 @@ using net_actor = caf::typed_actor<
   caf::reacts_to<atom::handle, api_request, api_responder>,
   // A request whose successful answer could not be delivered (the client went away):
   // a Mount is undone, since Docker sends no Unmount for a Mount it never heard succeed.
-  caf::reacts_to<atom::undo, api_request>>;
+  caf::reacts_to<atom::undo, api_request>,
+  // (From itself, once a second while requests wait) answers those older than the limit.
+  caf::reacts_to<atom::timeout>>;
+
+/// The requests the NET actor has forwarded and not yet answered. Their limit is checked by
+/// one sweep a second, not by a timeout per request: each CAF timeout wakes CAF's clock
+/// thread, a thread switch per request.
+struct net_state {
+  struct waiting {
+    api_request req;  // for the undo of a Mount answered too late
+    api_responder respond;
+    std::chrono::steady_clock::time_point due;
+  };
+  uint64_t next = 0;
+  std::unordered_map<uint64_t, waiting> waiting_for;
+  bool sweeping = false;  // a sweep is scheduled
+  static inline const char* name = "net";
+};
 
 /// The NET actor's behaviour. `limit` bounds every request to the REGISTRY: the VOLUMEs answer
 /// within their own deadlines, so this is only a safety net (a state write that hangs while
-/// committing). `scope` is what Capabilities reports.
-net_actor::behavior_type net_actor_behavior(net_actor::pointer self, registry_actor registry,
-                                            std::string scope, std::chrono::milliseconds limit);
+/// committing); a Mount that succeeds after its client heard the timeout is undone.
+/// `scope` is what Capabilities reports.
+net_actor::behavior_type net_actor_behavior(net_actor::stateful_pointer<net_state> self,
+                                            registry_actor registry, std::string scope,
+                                            std::chrono::milliseconds limit);
 
 } // namespace actorvol::net

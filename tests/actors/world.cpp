@@ -49,7 +49,9 @@ world::world(const scenario& sc) : sc_(sc) {
   if (auto err = store_->init())
     throw std::runtime_error("state journal: " + render(err));
   worker_ = sys_->spawn(mock_worker, this);
-  registry_ = sys_->spawn(actorvol::registry, volume_deps{worker_, {}, cat, store_, {}, {}, view_});
+  volume_deps deps{worker_, {}, cat, store_, {}, {}, view_};
+  deps.keep_idle = std::chrono::milliseconds(0);  // retired at once: the handshake is explored
+  registry_ = sys_->spawn(actorvol::registry, deps);
   track(caf::actor_cast<caf::strong_actor_ptr>(registry_));
   track(caf::actor_cast<caf::strong_actor_ptr>(worker_));
   sched_->run();

@@ -14,6 +14,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -170,6 +173,55 @@ TEST_F(Journal, ConcurrentWritesShareCommits) {
     EXPECT_FALSE(e) << render(e);
   EXPECT_LE(store.commits() - before, 3u) << "32 writers, one commit each";
   EXPECT_EQ(sorted(store.load_all()).size(), 32u);
+}
+
+// The VOLUME's way to write (a quick adaptor): write_async returns at once, and every
+// outcome arrives once, after its batch is durable. Changes queued while a commit runs share
+// the next one, from a single thread too.
+TEST_F(Journal, AsyncWritesReturnAtOnceAndAreToldOnceTheirBatchIsDurable) {
+  ASSERT_EQ(failpoint::configure("state.commit=1*delay(300)"), "");
+  auto before = store.commits();
+  std::mutex mu;
+  std::condition_variable told;
+  std::vector<int> outcomes(100, 0);  // times told: ok 1, an error -1000
+  int left = 100;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {
+    auto r = db;
+    r.name = "a" + std::to_string(i);
+    store.write_async(r, nullptr, [&, i](caf::error err) {
+      std::lock_guard<std::mutex> lock(mu);
+      outcomes[i] += err ? -1000 : 1;
+      --left;
+      told.notify_all();
+    });
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(250))
+    << "write_async waited for a commit";
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(told.wait_for(lock, std::chrono::seconds(30), [&] { return left == 0; }));
+  }
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), 1), 100);
+  EXPECT_LE(store.commits() - before, 2u) << "the first change, then the 99 queued behind it";
+  EXPECT_EQ(sorted(store.load_all()).size(), 100u);
+}
+
+// The failpoint state.write, taken by the committer as it takes each change, fails only the
+// change it hits; the others commit.
+TEST_F(Journal, AnAsyncWriteHitByStateWriteFailsAloneAndChangesNothing) {
+  ASSERT_EQ(failpoint::configure("state.commit=1*delay(300);state.write=1*error(EIO)"), "");
+  std::promise<caf::error> first, second;
+  auto other = db;
+  other.name = "other";
+  store.write_async(db, nullptr, [&](caf::error err) { first.set_value(std::move(err)); });
+  store.write_async(other, nullptr, [&](caf::error err) { second.set_value(std::move(err)); });
+  EXPECT_EQ(render(first.get_future().get()),
+            "volume \"db\": state write failed: input/output error");
+  EXPECT_FALSE(second.get_future().get());
+  auto loaded = sorted(store.load_all());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].name, "other");
 }
 
 // A batch that cannot commit fails every writer in it, and changes nothing.

@@ -4,6 +4,7 @@
 // (the NET actor, the REGISTRY, one VOLUME per volume, the blocking WORKER pool).
 
 #include "core/log.hpp"
+#include "core/threads.hpp"
 #include "actors/system.hpp"
 #include "adaptors/sys.hpp"
 #include "core/failpoint.hpp"
@@ -294,6 +295,17 @@ size_t usable_cpus() {
   return std::max(1, CPU_COUNT(&set));
 }
 
+// Makes each thread CAF starts (scheduler, clock, WORKERs) a batch thread.
+struct batch_threads : caf::thread_hook {
+  void init(caf::actor_system&) override {
+  }
+  void thread_started() override {
+    threads::batch();
+  }
+  void thread_terminates() override {
+  }
+};
+
 int run(const config& cfg) {
   log::set_level(*log::parse_level(cfg.log_level));
   if (auto err = failpoint::configure_from_env(); !err.empty()) {
@@ -313,6 +325,8 @@ int run(const config& cfg) {
   // WORKERs' own threads, never on these.
   caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   caf_cfg.set("scheduler.max-threads", usable_cpus());
+  // Every thread CAF starts yields to the I/O thread (core/threads.hpp).
+  caf_cfg.add_thread_hook<batch_threads>();
   caf::actor_system sys{caf_cfg};
   return serve(cfg, sys);
 }

@@ -93,12 +93,13 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
       return answer(self, seq, rp, std::move(r.error));
     answer(self, seq, rp, atom::ok::value);
   };
+  // Its mkdirs may wait for the filesystem's journal: on a WORKER, not on the scheduler.
   if (runs_here(*a))
     return run_staged(self, seq,
                       {[a, vault = st.deps.vault, leftovers,
                         next] { return jobs::create_step(*a, vault, leftovers, next); },
                        next, std::nullopt,
-                       [a, next](job_result& r) { jobs::create_settle(*a, next, r); }},
+                       [a, next](job_result& r) { jobs::create_settle(*a, next, r); }, true},
                       done);
   run_job(
     self, seq,

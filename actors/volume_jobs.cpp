@@ -44,11 +44,11 @@ void rollback_failed(job_result& r, const std::string& vol, const std::string& w
   log::write(log::level::error, {{"event", "rollback"}, {"volume", vol}, {"result", r.problem}});
 }
 
+} // namespace
+
 caf::error abandoned(const std::string& vol) {
   return make_error(ec::timed_out, vol, "abandoned at its deadline; rolled back");
 }
-
-} // namespace
 
 job_result create_step(adaptor& a, const vault& v,
                        const std::vector<std::filesystem::path>& leftovers,

@@ -58,6 +58,9 @@ job_result change_uses(adaptor& a, state_store& store, const volume_record& curr
                        const volume_record& next, bool attach_first, bool detach_first,
                        ticket& t);
 
+/// The error of a change whose request was abandoned at its deadline (it rolls back).
+caf::error abandoned(const std::string& vol);
+
 /// The two halves of create and change_uses around their state write, for a VOLUME that
 /// runs a quick adaptor's steps itself (adaptor::quick) and writes asynchronously: the step
 /// (an error: nothing to write), then, with the write's outcome in `r.error`, the settle

@@ -112,27 +112,45 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
 }
 
 void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
-  auto& st = self->state;
-  // Nothing runs between the step and the hand-off (this is the VOLUME's own thread), so
-  // the change commits at once: a deadline that passes while the write is on its way finds
-  // it committing and waits for the real answer.
   auto t = std::make_shared<jobs::ticket>();
-  st.ticket = t;
-  t->commit();
-  auto r = change.step();
-  if (r.error)
-    return conclude(self, seq, *t, done, r);
-  st.writing = volume_state::awaiting_write{std::move(r), std::move(change.settle),
-                                            std::move(done)};
-  // The committer's thread only sends the outcome on. A VOLUME gone by then (shut down) is
-  // not held by it.
-  auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
-  st.deps.store->write_async(change.record, change.previous ? &*change.previous : nullptr,
-                             [to, seq](caf::error err) {
-                               if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(to))
-                                 caf::anon_send(caf::actor_cast<volume_actor>(strong),
-                                                atom::committed::value, seq, std::move(err));
-                             });
+  self->state.ticket = t;
+  auto hand_off = [self, seq, t, change, done](job_result r) {
+    auto& st = self->state;
+    if (r.error)
+      return conclude(self, seq, *t, done, r);
+    // A deadline that passes from now on finds the change committing and waits for it.
+    if (!t->commit()) {
+      r.error = jobs::abandoned(change.record.name);
+      change.settle(r);  // rolls the step back
+      return conclude(self, seq, *t, done, r);
+    }
+    st.writing = volume_state::awaiting_write{std::move(r), change.settle, done};
+    // The committer's thread only sends the outcome on. A VOLUME gone by then (shut down)
+    // is not held by it.
+    auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
+    st.deps.store->write_async(change.record, change.previous ? &*change.previous : nullptr,
+                               [to, seq](caf::error err) {
+                                 if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(to))
+                                   caf::anon_send(caf::actor_cast<volume_actor>(strong),
+                                                  atom::committed::value, seq, std::move(err));
+                               });
+  };
+  if (!change.step_on_worker)
+    return hand_off(change.step());
+  self->request(self->state.deps.worker, caf::infinite, atom::run::value,
+                job{[step = change.step, t, vol = change.record.name] {
+                  if (!t->is_abandoned())
+                    return step();
+                  job_result r;  // failed at its deadline while queued: nothing to undo
+                  r.error = jobs::abandoned(vol);
+                  return r;
+                }})
+    .then([hand_off](job_result& r) { hand_off(std::move(r)); },
+          [hand_off](caf::error& err) {
+            job_result r;
+            r.error = std::move(err);
+            hand_off(std::move(r));
+          });
 }
 
 void settle_staged(self_ptr self, uint64_t seq, caf::error err) {

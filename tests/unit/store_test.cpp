@@ -75,6 +75,39 @@ TYPED_TEST(Store, EncodeDecodeRoundTrip) {
   EXPECT_EQ(*back, this->db);
 }
 
+// Records as encode() writes them are read without a JSON tree; any other text is read
+// through one. Both give the same records and the same problems.
+TEST(Decode, OddButValidTextsReadAsTheJsonSaysAndBadOnesAreNamed) {
+  auto rec = [](const std::string& text) { return state_store::decode("db", text); };
+  auto problem = [&](const std::string& text) {
+    auto r = rec(text);
+    return r ? std::string{"(no problem)"} : render(r.error());
+  };
+  volume_record bare{"db", {}, "t", {}, {}};
+  EXPECT_EQ(*rec(R"({"created_at":"t","name":"db","opts":{},"uses":{}})"), bare)
+    << "no used_since, no version";
+  EXPECT_EQ(*rec(R"({"version":7,"extra":[1,{}],"name":"db","opts":{},"created_at":"t","uses":{}})"),
+            bare) << "keys it does not know are ignored";
+  volume_record used{"db", {{"o", "x"}}, "t", {{"a", 1}, {"b", 4294967295u}}, {{"a", -5}, {"b", 9}}};
+  EXPECT_EQ(*rec(R"({"name":"db","opts":{"o":"x"},"created_at":"t","uses":{"a":1,"b":4294967295},)"
+                 R"("used_since":{"a":-5,"b":9}})"),
+            used);
+  EXPECT_EQ(rec(R"({"name":"db","opts":{},"created_at":"t","uses":{"a":1.0}})")->uses.at("a"), 1u)
+    << "a count written as 1.0 is still 1";
+  // A repeated key: the last one counts, as in the JSON library.
+  EXPECT_EQ(problem(R"({"name":"db","name":"x","opts":{},"created_at":"t","uses":{}})"),
+            "volume \"db\": corrupt state record: it names volume \"x\"");
+  EXPECT_EQ(rec(R"({"name":"db","opts":{"o":"1","o":"2"},"created_at":"t","uses":{}})")->opts.at("o"),
+            "2");
+  for (auto bad : {R"([1])", R"({"name":"db"})", R"({"name":1,"opts":{},"created_at":"t","uses":{}})",
+                   R"({"name":"db","opts":{"o":1},"created_at":"t","uses":{}})",
+                   R"({"name":"db","opts":{},"created_at":"t","uses":{"a":"1"}})",
+                   R"({"name":"db","opts":{},"created_at":"t","uses":{"a":0}})",
+                   R"({"name":"db","opts":{},"created_at":"t","uses":{}} trailing)"})
+    EXPECT_EQ(problem(bad).rfind("volume \"db\": corrupt state record: ", 0), 0u)
+      << bad << " -> " << problem(bad);
+}
+
 TYPED_TEST(Store, WriteLoadErase) {
   auto& store = this->store;
   ASSERT_FALSE(store.write(this->db, nullptr));

@@ -4,8 +4,8 @@
 //
 // A request travels: net/session (HTTP) -> the NET actor (net/net_actor, whose messages are
 // the protocol's own types) -> the REGISTRY -> one VOLUME -> a WORKER (blocking work: the
-// adaptor and the state store) and back. A quick adaptor's steps (adaptor::quick) run on the
-// VOLUME itself, which hands only the state write to the store's committer.
+// adaptor and the state store) and back. For a quick adaptor (adaptor::quick) the WORKER runs
+// only the step, and the VOLUME hands the state write to the store's committer.
 
 #include "actors/atoms.hpp"
 #include "actors/read_view.hpp"
@@ -97,8 +97,9 @@ using volume_actor = caf::typed_actor<
   // whose deadline has passed: a queued one fails, a running one is abandoned (its job
   // rolls back instead of committing).
   caf::reacts_to<atom::timeout>,
-  // (From the state store's committer) the write of change `seq`, run by the VOLUME itself
-  // for a quick adaptor, is durable (no error) or failed: the change settles and answers.
+  // (From the state store's committer) the write of change `seq`, handed over by the VOLUME
+  // itself for a quick adaptor, is durable (no error) or failed: the change is answered (a
+  // failed one after its step is undone).
   caf::reacts_to<atom::committed, uint64_t, caf::error>,
   // (From the REGISTRY, after a Get answered from the read view) reads the backend's status
   // again in the background when the last read is over a second old; no answer, but a

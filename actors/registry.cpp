@@ -80,6 +80,14 @@ void refresh(self_ptr self, const std::string& name) {
   self->send(e.actor, atom::refresh::value);
 }
 
+// The VOLUME of `e` is no longer kept idle (busy again, or stopped).
+void not_kept(self_ptr self, entry& e) {
+  if (e.idle_since == std::chrono::steady_clock::time_point{})
+    return;
+  e.idle_since = {};
+  --self->state.kept_count;
+}
+
 // A VOLUME went down (it failed): forget it; its name can be used again.
 void forget(self_ptr self, const caf::down_msg& dm) {
   auto& vols = self->state.volumes;
@@ -89,6 +97,7 @@ void forget(self_ptr self, const caf::down_msg& dm) {
                                      {"volume", i->first},
                                      {"reason", caf::to_string(dm.reason)}});
       self->state.deps.view->withdraw(i->first);
+      not_kept(self, i->second);
       vols.erase(i);
       return;
     }
@@ -144,7 +153,7 @@ void stop_volume(self_ptr self, entry& e) {
   self->demonitor(e.actor.address());
   self->send_exit(e.actor, caf::exit_reason::user_shutdown);
   e.actor = nullptr;
-  e.idle_since = {};
+  not_kept(self, e);
 }
 
 // Whether the VOLUME of `e` idles with nothing on its way to it, as it did at `since`.
@@ -158,12 +167,16 @@ bool still_idle(const entry& e, std::chrono::steady_clock::time_point since) {
 void retire_idle(self_ptr self, std::chrono::steady_clock::time_point before) {
   auto& st = self->state;
   while (!st.kept_idle.empty()
-         && (st.kept_idle.front().second <= before || st.kept_idle.size() > st.deps.keep_idle_max)) {
+         && (st.kept_idle.front().second <= before || st.kept_count > st.deps.keep_idle_max)) {
     auto [name, since] = std::move(st.kept_idle.front());
     st.kept_idle.pop_front();
     auto i = st.volumes.find(name);
-    if (i != st.volumes.end() && still_idle(i->second, since))
+    if (i == st.volumes.end() || i->second.idle_since != since)
+      continue;  // moved on since: busy again, or idle again with a later pair
+    if (still_idle(i->second, since))
       stop_volume(self, i->second);  // sleeps: e.last keeps its record
+    else
+      not_kept(self, i->second);  // a request is on its way: its summary queues it again
   }
 }
 
@@ -194,7 +207,7 @@ void take_summary(self_ptr self, volume_summary& s) {
   e.last = std::move(s);
   if (e.last.handled != e.sent || e.last.busy || !e.last.idle_record) {
     e.last.idle_record = caf::none;  // a request is on its way, or a job of its runs, or uses
-    e.idle_since = {};
+    not_kept(self, e);
   }
   if (e.last.handled != e.sent || e.last.busy)
     return;
@@ -206,6 +219,7 @@ void take_summary(self_ptr self, volume_summary& s) {
     stop_volume(self, e);  // sleeps: e.last keeps its record
   } else if (e.last.idle_record && e.idle_since == std::chrono::steady_clock::time_point{}) {
     e.idle_since = std::chrono::steady_clock::now();
+    ++st.kept_count;
     st.kept_idle.emplace_back(i->first, e.idle_since);
     retire_idle(self, {});  // beyond keep_idle_max only
     schedule_sweep(self);

@@ -39,6 +39,7 @@ struct registry_state {
   // The VOLUMEs kept running while idle, in the order they became idle (a pair whose entry
   // has moved on since is skipped), and whether a sweep is scheduled to retire them.
   std::deque<std::pair<std::string, std::chrono::steady_clock::time_point>> kept_idle;
+  size_t kept_count = 0;  // the entries whose idle_since is set (each has its pair above)
   bool sweeping = false;
   static inline const char* name = "registry";
 };

@@ -1,7 +1,6 @@
 #include "actors/volume.hpp"
 
 #include "actors/volume_queue.hpp"
-#include "core/failpoint.hpp"
 #include "core/log.hpp"
 
 #include <caf/all.hpp>
@@ -48,12 +47,6 @@ void refresh_if_stale(self_ptr self) {
            [](job_result&) {});
 }
 
-// A quick adaptor's steps run on the VOLUME itself, unless a failpoint could make them sleep
-// there (tests set adaptor.* delays).
-bool runs_here(const adaptor& a) {
-  return a.quick() && !failpoint::armed("adaptor.");
-}
-
 caf::error check_usable(const volume_state& st) {
   if (!st.exists)
     return make_error(ec::no_such_volume, st.record.name);
@@ -93,13 +86,12 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
       return answer(self, seq, rp, std::move(r.error));
     answer(self, seq, rp, atom::ok::value);
   };
-  // Its mkdirs may wait for the filesystem's journal: on a WORKER, not on the scheduler.
-  if (runs_here(*a))
+  if (a->quick())
     return run_staged(self, seq,
                       {[a, vault = st.deps.vault, leftovers,
                         next] { return jobs::create_step(*a, vault, leftovers, next); },
                        next, std::nullopt,
-                       [a, next](job_result& r) { jobs::create_settle(*a, next, r); }, true},
+                       [a, next](job_result& r) { jobs::create_undo(*a, next, r); }},
                       done);
   run_job(
     self, seq,
@@ -133,14 +125,14 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
     }
     answer(self, seq, rp, reply(st));
   };
-  if (runs_here(*a))
+  if (a->quick())
     return run_staged(
       self, seq,
       {[a, next, attach_first,
         detach_first] { return jobs::uses_step(*a, next, attach_first, detach_first); },
        next, st.record,
        [a, next, attach_first, detach_first](job_result& r) {
-         jobs::uses_settle(*a, next, attach_first, detach_first, r);
+         jobs::uses_undo(*a, next, attach_first, detach_first, r);
        }},
       done);
   run_job(
@@ -332,9 +324,20 @@ void on_exit(self_ptr self, caf::exit_msg& msg) {
     st.ticket->abandon();  // a job still running rolls back instead of committing
   auto waiting = std::move(st.unanswered);
   st.unanswered.clear();
+  if (st.writing) {
+    // Its write is queued and will be committed: only its outcome may answer it, so the
+    // VOLUME stays until then (volume_queue::finish ends it).
+    if (auto i = waiting.find(st.running); i != waiting.end()) {
+      st.unanswered.insert(*i);
+      waiting.erase(i);
+    }
+    st.queue.clear();
+    st.exit_after_write = msg.reason;
+  }
   for (auto& [seq, fail] : waiting)
     fail(make_error(ec::shutting_down, st.record.name));
-  self->quit(msg.reason);
+  if (!st.exit_after_write)
+    self->quit(msg.reason);
 }
 
 void init(self_ptr self, std::string volume_name, volume_deps deps, volume_origin origin) {

@@ -2,8 +2,8 @@
 
 // The VOLUME actor: one per volume. It owns the volume's whole state (one volume_record)
 // and serializes Create/Mount/Unmount/Remove (and reconcile drops): each runs its blocking
-// step on a WORKER while later changes wait in the VOLUME's own queue (a quick adaptor's
-// steps run on the VOLUME itself, and only its state write leaves it: volume_queue::run_staged). Get and Path never
+// step on a WORKER while later changes wait in the VOLUME's own queue (for a quick adaptor the
+// VOLUME writes the record itself, asynchronously: volume_queue::run_staged). Get and Path never
 // wait: they are answered from the committed state. Every request has a deadline (Docker's:
 // 2 minutes for Create and Mount, 1 minute for the rest); a request still queued then fails,
 // a running one is abandoned and its job rolls back instead of committing.
@@ -66,10 +66,10 @@ struct volume_state {
   uint64_t running = 0;                // the change whose job is in flight (0: none)
   jobs::ticket_ptr ticket;             // ... and its ticket
   // A staged change (see volume_queue::run_staged) waiting for its write: what it has so
-  // far and what settles it.
+  // far, what undoes it, and what answers it.
   struct awaiting_write {
     job_result r;
-    std::function<void(job_result&)> settle;
+    std::function<void(job_result&)> undo;
     std::function<void(job_result&)> done;
   };
   std::optional<awaiting_write> writing;
@@ -82,6 +82,9 @@ struct volume_state {
   bool checking = false;
   bool dispatching = false;
   bool recovering = false;             // re-attaching recorded uses at start
+  // Told to exit while a staged write was on its way: the VOLUME stays until the write's
+  // outcome is known and answered (a Mount answered "shutting down" must not be on disk).
+  std::optional<caf::error> exit_after_write;
 
   /// A job is in flight (perhaps one whose request was abandoned).
   bool busy() const {

@@ -69,19 +69,18 @@ job_result create_step(adaptor& a, const vault& v,
                                   {"reason", "data left by an earlier volume of this name"},
                                   {"path", where}});
   }
-  r.error = guarded("adaptor.create", next.name, "create", [&] { return a.create(spec_of(next)); });
+  auto spec = spec_of(next);
+  if (!(r.error = guarded("adaptor.create", next.name, "create", [&] { return a.create(spec); })))
+    r.status = a.status(spec);
   return r;
 }
 
-void create_settle(adaptor& a, const volume_record& next, job_result& r) {
+void create_undo(adaptor& a, const volume_record& next, job_result& r) {
+  // Leave nothing half-made behind.
   auto spec = spec_of(next);
-  if (r.error) {
-    // Leave nothing half-made behind.
-    if (auto e = guarded("adaptor.remove", next.name, "remove", [&] { return a.remove(spec); }))
-      rollback_failed(r, next.name, "create", e);
-    return;
-  }
-  r.status = a.status(spec);
+  if (auto e = guarded("adaptor.remove", next.name, "remove", [&] { return a.remove(spec); }))
+    rollback_failed(r, next.name, "create", e);
+  r.status.clear();
 }
 
 job_result create(adaptor& a, state_store& store, const vault& v,
@@ -90,8 +89,8 @@ job_result create(adaptor& a, state_store& store, const vault& v,
   auto r = create_step(a, v, leftovers, next);
   if (r.error)
     return r;
-  r.error = t.commit() ? store.write(next, nullptr) : abandoned(next.name);
-  create_settle(a, next, r);
+  if ((r.error = t.commit() ? store.write(next, nullptr) : abandoned(next.name)))
+    create_undo(a, next, r);
   return r;
 }
 
@@ -103,21 +102,21 @@ job_result uses_step(adaptor& a, const volume_record& next, bool attach_first,
     r.error = attach(a, spec, r.path);
   else if (detach_first)
     r.error = detach(a, spec);
+  if (!r.error)
+    r.status = a.status(spec);
   return r;
 }
 
-void uses_settle(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
-                 job_result& r) {
+void uses_undo(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
+               job_result& r) {
   auto spec = spec_of(next);
-  if (r.error) {
-    std::string ignored;
-    if (attach_first)
-      if (auto e = detach(a, spec))
-        rollback_failed(r, next.name, "attach", e);
-    if (detach_first)
-      if (auto e = attach(a, spec, ignored))
-        rollback_failed(r, next.name, "detach", e);
-  }
+  std::string ignored;
+  if (attach_first)
+    if (auto e = detach(a, spec))
+      rollback_failed(r, next.name, "attach", e);
+  if (detach_first)
+    if (auto e = attach(a, spec, ignored))
+      rollback_failed(r, next.name, "detach", e);
   r.status = a.status(spec);
 }
 
@@ -127,8 +126,8 @@ job_result change_uses(adaptor& a, state_store& store, const volume_record& curr
   auto r = uses_step(a, next, attach_first, detach_first);
   if (r.error)
     return r;
-  r.error = t.commit() ? store.write(next, &current) : abandoned(next.name);
-  uses_settle(a, next, attach_first, detach_first, r);
+  if ((r.error = t.commit() ? store.write(next, &current) : abandoned(next.name)))
+    uses_undo(a, next, attach_first, detach_first, r);
   return r;
 }
 

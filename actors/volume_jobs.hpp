@@ -62,17 +62,18 @@ job_result change_uses(adaptor& a, state_store& store, const volume_record& curr
 caf::error abandoned(const std::string& vol);
 
 /// The two halves of create and change_uses around their state write, for a VOLUME that
-/// runs a quick adaptor's steps itself (adaptor::quick) and writes asynchronously: the step
-/// (an error: nothing to write), then, with the write's outcome in `r.error`, the settle
-/// (the undo of a step whose write failed, and the backend's status).
+/// writes asynchronously (adaptor::quick): the step (on a WORKER; it reads the backend's
+/// status after a success; an error: nothing to write), and, for a write that failed or a
+/// request abandoned at its deadline, the undo of the step (on a WORKER too; it reads the
+/// status again).
 job_result create_step(adaptor& a, const vault& v,
                        const std::vector<std::filesystem::path>& leftovers,
                        const volume_record& next);
-void create_settle(adaptor& a, const volume_record& next, job_result& r);
+void create_undo(adaptor& a, const volume_record& next, job_result& r);
 job_result uses_step(adaptor& a, const volume_record& next, bool attach_first,
                      bool detach_first);
-void uses_settle(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
-                 job_result& r);
+void uses_undo(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
+               job_result& r);
 
 /// Deletes a volume: the record first, then the data (the record comes back on failure).
 job_result remove(adaptor& a, state_store& store, const volume_record& current, ticket& t);

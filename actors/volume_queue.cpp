@@ -68,6 +68,11 @@ void finish(self_ptr self, uint64_t seq) {
     st.running = 0;
     st.ticket.reset();
   }
+  if (st.exit_after_write) {
+    if (!st.busy())
+      self->quit(*st.exit_after_write);  // told to exit while its write was on its way
+    return;
+  }
   dispatch(self);
   if (!st.busy())
     publish(self, false);  // the REGISTRY may retire an idle, removed VOLUME
@@ -94,22 +99,45 @@ void conclude(self_ptr self, uint64_t seq, const jobs::ticket& t, const done_fn&
   finish(self, seq);
 }
 
+// Runs `work` on a WORKER and hands its result to `then` (an error as the result's error).
+void on_worker(self_ptr self, std::function<job_result()> work,
+               std::function<void(job_result)> then) {
+  self->request(self->state.deps.worker, caf::infinite, atom::run::value, job{std::move(work)})
+    .then([then](job_result& r) { then(std::move(r)); },
+          [then](caf::error& err) {
+            job_result r;
+            r.error = std::move(err);
+            then(std::move(r));
+          });
+}
+
 } // namespace
 
 // Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
 void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done) {
   auto t = std::make_shared<jobs::ticket>();
   self->state.ticket = t;
-  auto on_result = [self, seq, t, done](job_result& r) { conclude(self, seq, *t, done, r); };
-  self->request(self->state.deps.worker, caf::infinite, atom::run::value,
-                job{[work, t] { return work(*t); }})
-    .then([on_result](job_result& r) { on_result(r); },
-          [on_result](caf::error& err) {
-            job_result r;
-            r.error = std::move(err);
-            on_result(r);
-          });
+  on_worker(
+    self, [work, t] { return work(*t); },
+    [self, seq, t, done](job_result r) { conclude(self, seq, *t, done, r); });
 }
+
+namespace {
+
+// Undoes the step of a staged change whose write failed or whose request was abandoned,
+// then concludes it.
+void undo_staged(self_ptr self, uint64_t seq, jobs::ticket_ptr t, job_result r,
+                 std::function<void(job_result&)> undo, done_fn done) {
+  on_worker(
+    self,
+    [r, undo]() mutable {
+      undo(r);
+      return r;
+    },
+    [self, seq, t, done](job_result r) { conclude(self, seq, *t, done, r); });
+}
+
+} // namespace
 
 void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
   auto t = std::make_shared<jobs::ticket>();
@@ -121,12 +149,11 @@ void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
     // A deadline that passes from now on finds the change committing and waits for it.
     if (!t->commit()) {
       r.error = jobs::abandoned(change.record.name);
-      change.settle(r);  // rolls the step back
-      return conclude(self, seq, *t, done, r);
+      return undo_staged(self, seq, t, std::move(r), change.undo, done);
     }
-    st.writing = volume_state::awaiting_write{std::move(r), change.settle, done};
-    // The committer's thread only sends the outcome on. A VOLUME gone by then (shut down)
-    // is not held by it.
+    st.writing = volume_state::awaiting_write{std::move(r), change.undo, done};
+    // The committer's thread only sends the outcome on. A VOLUME gone by then is not held
+    // by it (and one told to exit waits for it: see on_exit).
     auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
     st.deps.store->write_async(change.record, change.previous ? &*change.previous : nullptr,
                                [to, seq](caf::error err) {
@@ -135,22 +162,16 @@ void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
                                                   atom::committed::value, seq, std::move(err));
                                });
   };
-  if (!change.step_on_worker)
-    return hand_off(change.step());
-  self->request(self->state.deps.worker, caf::infinite, atom::run::value,
-                job{[step = change.step, t, vol = change.record.name] {
-                  if (!t->is_abandoned())
-                    return step();
-                  job_result r;  // failed at its deadline while queued: nothing to undo
-                  r.error = jobs::abandoned(vol);
-                  return r;
-                }})
-    .then([hand_off](job_result& r) { hand_off(std::move(r)); },
-          [hand_off](caf::error& err) {
-            job_result r;
-            r.error = std::move(err);
-            hand_off(std::move(r));
-          });
+  on_worker(
+    self,
+    [step = change.step, t, vol = change.record.name] {
+      if (!t->is_abandoned())
+        return step();
+      job_result r;  // failed at its deadline while queued: nothing to undo
+      r.error = jobs::abandoned(vol);
+      return r;
+    },
+    hand_off);
 }
 
 void settle_staged(self_ptr self, uint64_t seq, caf::error err) {
@@ -159,9 +180,11 @@ void settle_staged(self_ptr self, uint64_t seq, caf::error err) {
     return;
   auto w = std::move(*st.writing);
   st.writing.reset();
-  w.r.error = std::move(err);
-  w.settle(w.r);
   auto t = st.ticket;  // finish() lets go of it
+  if (err) {
+    w.r.error = std::move(err);
+    return undo_staged(self, seq, t, std::move(w.r), std::move(w.undo), std::move(w.done));
+  }
   conclude(self, seq, *t, w.done, w.r);
 }
 

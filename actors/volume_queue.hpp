@@ -35,21 +35,20 @@ void finish(self_ptr self, uint64_t seq);
 /// Runs `work` on a WORKER; `done` sees its result unless the request was abandoned.
 void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
 
-/// A change cut at its state write (for a quick adaptor): `step` runs on the VOLUME itself
-/// (or on a WORKER with `step_on_worker`: a step that may wait for the filesystem, such as
-/// a mkdir behind a journal commit), the VOLUME hands `record` to the store's committer, and
-/// runs `settle` with the write's outcome in r.error when atom::committed brings it (see
-/// settle_staged); `done` as for run_job.
+/// A change cut at its state write (for an adaptor::quick adaptor): a WORKER runs `step`,
+/// the VOLUME hands `record` to the store's committer and is free until atom::committed
+/// brings the outcome (see settle_staged); a WORKER runs `undo` after a failed write or for
+/// a request abandoned at its deadline. `done` as for run_job.
 struct staged {
   std::function<job_result()> step;  // an error: nothing is written
   volume_record record;
   std::optional<volume_record> previous;
-  std::function<void(job_result&)> settle;
-  bool step_on_worker = false;
+  std::function<void(job_result&)> undo;
 };
 void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done);
 
-/// The write of change `seq` is durable or failed (`err`): settles it and goes on.
+/// The write of change `seq` is durable (and answered) or failed (`err`: undone on a WORKER,
+/// then answered).
 void settle_staged(self_ptr self, uint64_t seq, caf::error err);
 
 /// Queues a change of the VOLUME's own (no client, no deadline).

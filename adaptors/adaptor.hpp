@@ -57,11 +57,11 @@ public:
   /// Reports backend details; problems are reported here, never thrown.
   virtual status_map status(const volume_spec& v) = 0;
 
-  /// True when create, mount, unmount and status are a few system calls under the local
-  /// root that cannot hang (no network, no helper process, no mount(2)): the VOLUME then
-  /// runs them on its own thread, and only the state write leaves it (remove, which deletes
-  /// a whole tree, still runs on a WORKER). The default runs every step on a WORKER, which
-  /// a backend that may block (most) needs.
+  /// True when the adaptor's steps are local and cheap (the directory adaptor): the VOLUME
+  /// then writes a change's record asynchronously, so the WORKER that ran the step is free
+  /// before the record is durable, and many records share one commit. The default keeps the
+  /// WORKER through the whole change (the race harness's deterministic schedules need that;
+  /// any adaptor would be correct either way).
   virtual bool quick() const {
     return false;
   }

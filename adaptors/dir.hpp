@@ -23,7 +23,7 @@ public:
   caf::error unmount(const volume_spec& v) override;
   status_map status(const volume_spec& v) override;
   bool quick() const override {
-    return true;  // mkdir, chown and a check of one directory
+    return true;  // mkdir, chown and a look at one directory
   }
   std::vector<std::filesystem::path> data_paths(const std::string& name) const override;
 

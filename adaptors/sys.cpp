@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -43,10 +44,21 @@ std::set<pid_t>& helpers() {
   return pids;
 }
 
+// Spawns a helper with `pgroup` flags (POSIX_SPAWN_SETPGROUP or 0) in the normal scheduling
+// class: the thread that spawns it may be SCHED_BATCH (core/threads.hpp), and a helper such
+// as the sshfs daemon serves containers' I/O.
 int spawn_helper(pid_t& pid, const char* file, const posix_spawn_file_actions_t* actions,
-                 const posix_spawnattr_t* attr, char* const argv[]) {
+                 short pgroup, char* const argv[]) {
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, static_cast<short>(pgroup | POSIX_SPAWN_SETSCHEDULER));
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setschedpolicy(&attr, SCHED_OTHER);
+  sched_param normal{};
+  posix_spawnattr_setschedparam(&attr, &normal);
   std::lock_guard<std::mutex> guard{helpers_lock()};
-  int rc = ::posix_spawnp(&pid, file, actions, attr, argv, environ);
+  int rc = ::posix_spawnp(&pid, file, actions, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
   if (rc == 0)
     helpers().insert(pid);
   return rc;
@@ -236,7 +248,7 @@ public:
     // No socket, state file or other descriptor of ours reaches a helper.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     pid_t pid = -1;
-    int rc = spawn_helper(pid, args[0], &actions, nullptr, args.data());
+    int rc = spawn_helper(pid, args[0], &actions, 0, args.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     if (rc != 0) {
@@ -282,16 +294,11 @@ public:
     posix_spawn_file_actions_adddup2(&actions, out, 1);
     posix_spawn_file_actions_adddup2(&actions, out, 2);
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);  // its own group, killed as one
-    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = -1;
-    int rc = written == static_cast<ssize_t>(input.size())
-               ? spawn_helper(pid, args[0], &actions, &attr, args.data())
+    int rc = written == static_cast<ssize_t>(input.size())  // its own group, killed as one
+               ? spawn_helper(pid, args[0], &actions, POSIX_SPAWN_SETPGROUP, args.data())
                : EIO;
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
     ::close(in[0]);
     if (rc != 0) {
       ::close(out);

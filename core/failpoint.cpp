@@ -120,12 +120,4 @@ std::string hit(const char* name) {
   return {};
 }
 
-bool armed(const char* prefix) {
-  auto t = current.load(std::memory_order_acquire);
-  if (t == nullptr)
-    return false;
-  auto i = t->lower_bound(prefix);
-  return i != t->end() && i->first.rfind(prefix, 0) == 0;
-}
-
 } // namespace actorvol::failpoint

@@ -22,8 +22,4 @@ std::string configure_from_env();
 /// (empty when the call should go on).
 std::string hit(const char* name);
 
-/// Whether a failpoint whose name starts with `prefix` is set (a call that hits it may
-/// sleep or abort: callers that must never block check this first).
-bool armed(const char* prefix);
-
 } // namespace actorvol::failpoint

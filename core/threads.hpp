@@ -11,7 +11,9 @@
 
 namespace actorvol::threads {
 
-/// Makes the calling thread SCHED_BATCH (nice 0, no privilege needed). Returns errno or 0
+/// Makes the calling thread SCHED_BATCH (nice 0, no privilege needed). Processes it forks
+/// inherit the class: helpers are spawned in SCHED_OTHER (adaptors/sys.cpp). Returns errno
+/// or 0
 /// (a seccomp filter may refuse it: the thread then stays as it was).
 int batch();
 

@@ -18,6 +18,7 @@
 #include "plugin/config.hpp"
 #include "plugin/service.hpp"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
@@ -300,7 +301,12 @@ struct batch_threads : caf::thread_hook {
   void init(caf::actor_system&) override {
   }
   void thread_started() override {
-    threads::batch();
+    static std::atomic<bool> told{false};
+    if (int e = threads::batch(); e != 0 && !told.exchange(true))
+      log::write(log::level::warn, {{"event", "threads"},
+                                    {"result", "cannot make CAF's threads SCHED_BATCH (they "
+                                               "keep their class): "
+                                                 + os_reason(e)}});
   }
   void thread_terminates() override {
   }

@@ -149,6 +149,28 @@ TEST(Lifecycle, SigtermFinishesInFlightRequestsThenExits0) {
             1);
 }
 
+// A Mount whose record is still being written when the shutdown grace (5 s) runs out is
+// answered by the write's outcome, never "shutting down" while its use reaches the disk
+// (Docker would send no Unmount for it, and the use would stay forever).
+TEST(Lifecycle, AMountWhoseWriteOutlivesTheShutdownGraceIsAnsweredByItsOutcome) {
+  plugin p;
+  ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
+  ASSERT_EQ(p.stop(SIGTERM), 0);
+  plugin slow(p.root(), {}, {"ACTORVOL_FAILPOINTS=state.write=1*delay(7000)"});
+  auto inflight = std::async(std::launch::async, [&] {
+    return slow.call("/VolumeDriver.Mount", {{"Name", "v"}, {"ID", "a"}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(slow.stop(SIGTERM), 0);
+  auto r = inflight.get();
+  bool mounted = r.json()["Err"] == "";
+  EXPECT_TRUE(mounted) << r.body;
+  plugin again(p.root(), {}, {});
+  EXPECT_EQ(again.call("/VolumeDriver.Get", {{"Name", "v"}}).json()["Volume"]["Status"]["Mounts"],
+            mounted ? 1 : 0)
+    << "the answer and the disk disagree";
+}
+
 TEST(Lifecycle, SigintStopsToo) {
   plugin p;
   auto sock = p.socket();

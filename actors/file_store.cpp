@@ -132,7 +132,7 @@ caf::error file_store::roll_back(const std::string& name,
                       + " (the record on disk may not match)");
 }
 
-caf::expected<std::vector<loaded_record>> file_store::load_all(unsigned threads) {
+caf::error file_store::load_each(size_t part, const take_fn& take, unsigned threads) {
   std::vector<fs::path> files;
   std::error_code err;
   for (auto it = fs::directory_iterator(dir_, err); !err && it != fs::directory_iterator();
@@ -162,8 +162,13 @@ caf::expected<std::vector<loaded_record>> file_store::load_all(unsigned threads)
     buf << in.rdbuf();
     texts[i] = buf.str();
   }
-  decode_all(out, texts, threads);
-  return out;
+  decode_all(out, {texts.begin(), texts.end()}, threads);
+  for (size_t i = 0; i < out.size(); i += part) {
+    auto end = out.begin() + static_cast<ptrdiff_t>(std::min(out.size(), i + part));
+    take({std::make_move_iterator(out.begin() + static_cast<ptrdiff_t>(i)),
+          std::make_move_iterator(end)});
+  }
+  return caf::none;
 }
 
 } // namespace actorvol

@@ -28,7 +28,7 @@ public:
 
   /// Reads every record file; removes torn temp files. Entries whose names start with '.'
   /// are no records (another store's files).
-  caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) override;
+  caf::error load_each(size_t part, const take_fn& take, unsigned threads = 4) override;
 
 private:
   // fsync of the state directory, behind the failpoint state.sync_dir.

@@ -9,6 +9,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/read_view.hpp"
+#include "actors/store.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
 
@@ -124,8 +125,9 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<atom::list>::with<view_listing>,
   // Drops uses older than a unix time on volume NAME (see atom::drop on the VOLUME).
   caf::replies_to<atom::drop, std::string, int64_t>::with<std::vector<std::string>>,
-  // Spawns the VOLUME of a record read from disk at start-up (problem: why it is suspect).
-  caf::reacts_to<atom::adopt, volume_record, std::string>,
+  // Takes every record read from disk at start-up, once, before any request: a volume with
+  // uses to re-attach (or an unreadable record) gets its VOLUME, every other one sleeps.
+  caf::reacts_to<atom::adopt, loaded_records>,
   // A VOLUME's summary after each request it handled.
   caf::reacts_to<atom::summary, volume_summary>,
   // (From the I/O thread, which answered a Get of NAME from the read view) has NAME's

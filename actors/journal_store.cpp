@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 namespace fs = std::filesystem;
 
@@ -444,46 +446,54 @@ std::string journal_store::undo_commit(std::deque<change*>& batch, const std::st
   return why;
 }
 
-caf::expected<std::vector<loaded_record>> journal_store::load_all(unsigned threads) {
+caf::error journal_store::load_each(size_t part, const take_fn& take, unsigned threads) {
   // A connection of its own: it sees what is committed, never a batch in flight.
+  part = std::max<size_t>(part, 1);
   std::vector<loaded_record> out;
-  std::vector<std::string> texts;
+  std::string bytes;                             // the part's texts, one after the other
+  std::vector<std::pair<size_t, size_t>> where;  // each one's offset and size in `bytes`
+  std::vector<std::string_view> texts;
+  auto hand_on = [&] {
+    texts.clear();
+    for (auto [offset, size] : where)
+      texts.emplace_back(bytes.data() + offset, size);
+    decode_all(out, texts, threads);
+    take(std::move(out));
+    out = {};
+    out.reserve(part);
+    bytes.clear();
+    where.clear();
+  };
   sqlite3* db = nullptr;
   sqlite3_stmt* rows = nullptr;
   auto path = (dir_ / file_name).string();
-  std::string why;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc == SQLITE_OK) {
     sqlite3_busy_timeout(db, 10000);
-    // Sized first: growing a vector of 100k records moves every record ~17 times.
-    rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM volumes", -1, &rows, nullptr);
-    if (rc == SQLITE_OK && sqlite3_step(rows) == SQLITE_ROW) {
-      auto n = static_cast<size_t>(sqlite3_column_int64(rows, 0));
-      out.reserve(n);
-      texts.reserve(n);
-    }
-    sqlite3_finalize(rows);
-    rows = nullptr;
-    if (rc == SQLITE_OK)
-      rc = sqlite3_prepare_v2(db, "SELECT name, record FROM volumes", -1, &rows, nullptr);
+    rc = sqlite3_prepare_v2(db, "SELECT name, record FROM volumes", -1, &rows, nullptr);
+    out.reserve(part);
   }
   while (rc == SQLITE_OK && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
     auto& l = out.emplace_back();
     l.name.assign(reinterpret_cast<const char*>(sqlite3_column_text(rows, 0)),
                   static_cast<size_t>(sqlite3_column_bytes(rows, 0)));
     auto* blob = static_cast<const char*>(sqlite3_column_blob(rows, 1));
-    texts.emplace_back(blob != nullptr ? blob : "",
-                       static_cast<size_t>(sqlite3_column_bytes(rows, 1)));
+    auto size = static_cast<size_t>(sqlite3_column_bytes(rows, 1));
+    where.emplace_back(bytes.size(), size);
+    if (blob != nullptr)
+      bytes.append(blob, size);
+    if (out.size() == part)
+      hand_on();
     rc = SQLITE_OK;
   }
-  if (rc != SQLITE_DONE)
-    why = reason(db);
+  std::string why = rc == SQLITE_DONE ? "" : reason(db);
   sqlite3_finalize(rows);
   sqlite3_close_v2(db);
   if (!why.empty())  // never start without every volume
     return make_error(ec::state_unusable, "", "cannot read " + path + ": " + why);
-  decode_all(out, texts, threads);
-  return out;
+  if (!out.empty())
+    hand_on();
+  return caf::none;
 }
 
 } // namespace actorvol

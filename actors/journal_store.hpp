@@ -64,7 +64,7 @@ public:
   void write_async(const volume_record& r, const volume_record* previous,
                    written_fn done) override;
 
-  caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) override;
+  caf::error load_each(size_t part, const take_fn& take, unsigned threads = 4) override;
 
   /// The transactions committed so far (each is one fsync of the journal).
   uint64_t commits() const {

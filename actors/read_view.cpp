@@ -27,13 +27,6 @@ read_view::slot_ptr read_view::open(const std::string& name) {
   return slot;
 }
 
-void read_view::reserve(size_t volumes) {
-  for (auto& s : shards_) {
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.vols.reserve(volumes / shards_.size() + volumes / shards_.size() / 8 + 1);
-  }
-}
-
 read_view::totals read_view::count() const {
   std::lock_guard<std::mutex> hold(counted_mu_);
   auto version = version_.load(std::memory_order_acquire);

@@ -70,9 +70,6 @@ public:
   /// The slot of `name`, made (empty) if there is none.
   slot_ptr open(const std::string& name);
 
-  /// Makes room for about `volumes` names (start-up, before the records are adopted).
-  void reserve(size_t volumes);
-
   /// Publishes a volume's state into its slot; `status_fresh`: the backend's status was just
   /// read (no refresh for a second). Waits while a List holds the view still.
   void publish(slot& into, const volume_info& info, bool exists, bool reads,

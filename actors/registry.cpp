@@ -21,16 +21,18 @@ entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin
   e.actor = self->spawn(volume, name, st.deps, std::move(origin));
   e.sent = 0;
   self->monitor(e.actor);
-  e.last.name = name;
   return e;
 }
 
 // The VOLUME of a sleeping volume, woken from the record the REGISTRY kept.
 void wake(self_ptr self, const std::string& name, entry& e) {
-  volume_origin origin{std::move(*e.last.idle_record), {}, true, {}};
+  volume_origin origin;
+  origin.record = sleeping_record(name, e);
+  origin.woken = true;
   if (auto published = e.slot->load())
     origin.status = published->info.status;
-  e.last.idle_record = caf::none;
+  e.idle = false;
+  e.idle_opts.clear();
   spawn_volume(self, name, std::move(origin));
 }
 
@@ -71,7 +73,7 @@ read_view::entry_ptr readable(self_ptr self, const std::string& name) {
 // second, not one per Get.
 void refresh(self_ptr self, const std::string& name) {
   auto i = self->state.volumes.find(name);
-  if (i == self->state.volumes.end() || !i->second.last.exists)
+  if (i == self->state.volumes.end() || !i->second.exists)
     return;
   auto& e = i->second;
   if (!e.actor)
@@ -113,38 +115,42 @@ void stop_all(self_ptr self, const caf::exit_msg& msg) {
   self->quit(msg.reason);
 }
 
-// Takes a record read at start-up (`problem`: why it is suspect, or empty). A volume with
-// uses to re-attach gets its VOLUME now; one with an unreadable record gets one on its first
-// request; every other volume sleeps: only its record is kept until a change needs it, and
-// Get, Path and List answer from what the record says.
-void adopt(self_ptr self, const volume_record& r, const std::string& problem) {
+// Takes a record read at start-up (`l.problem`: why it is unreadable, or empty). A volume
+// with uses to re-attach gets its VOLUME now; one with an unreadable record gets one on its
+// first request; every other volume sleeps: only its record is kept until a change needs it,
+// and Get, Path and List answer from what the record says.
+void adopt(self_ptr self, loaded_record& l) {
   auto& st = self->state;
-  auto& e = st.volumes[r.name];
-  e.last.exists = true;
-  e.last.name = r.name;
+  // The store reads records in name order: each goes in at the end, without a search.
+  auto& e = st.volumes.emplace_hint(st.volumes.end(), std::piecewise_construct,
+                                    std::forward_as_tuple(l.name), std::tuple<>{})
+              ->second;
+  e.exists = true;
   volume_info info;
-  info.name = r.name;
-  info.created_at = r.created_at;
-  info.mounts = r.total_uses();
-  bool sleeps = problem.empty() && r.total_uses() == 0;
+  info.name = l.name;
+  if (l.record) {
+    info.created_at = l.record->created_at;
+    info.mounts = l.record->total_uses();
+  }
+  bool sleeps = l.record && info.mounts == 0 && l.record->used_since.empty();
   // Listed from now on; Get and Path answered from here only for a sleeping volume (the
   // VOLUME of any other answers them itself until it publishes). Published before the
   // VOLUME exists, so that nothing it publishes is overwritten.
-  e.slot = st.deps.view->open(r.name);
+  e.slot = st.deps.view->open(l.name);
   st.deps.view->publish(*e.slot, info, true, sleeps, false);
   if (sleeps) {
-    e.last.idle_record = r;
+    e.idle = true;
+    e.idle_opts = std::move(l.record->opts);
     return;
   }
   volume_origin origin;
-  if (problem.empty())
-    origin.record = r;
-  origin.problem = problem;
+  origin.record = std::move(l.record);
+  origin.problem = std::move(l.problem);
   origin.slot = e.slot;
   if (origin.record)
-    e.actor = self->spawn(volume, r.name, st.deps, std::move(origin));
+    e.actor = self->spawn(volume, l.name, st.deps, std::move(origin));
   else
-    e.actor = self->spawn<caf::lazy_init>(volume, r.name, st.deps, std::move(origin));
+    e.actor = self->spawn<caf::lazy_init>(volume, l.name, st.deps, std::move(origin));
   self->monitor(e.actor);
 }
 
@@ -158,8 +164,7 @@ void stop_volume(self_ptr self, entry& e) {
 
 // Whether the VOLUME of `e` idles with nothing on its way to it, as it did at `since`.
 bool still_idle(const entry& e, std::chrono::steady_clock::time_point since) {
-  return e.actor && e.idle_since == since && e.last.idle_record && e.last.handled == e.sent
-         && !e.last.busy;
+  return e.actor && e.idle_since == since && e.idle && e.handled == e.sent && !e.busy;
 }
 
 // Retires the VOLUMEs kept idle since `before` or earlier, and the longest idle beyond the
@@ -174,7 +179,7 @@ void retire_idle(self_ptr self, std::chrono::steady_clock::time_point before) {
     if (i == st.volumes.end() || i->second.idle_since != since)
       continue;  // moved on since: busy again, or idle again with a later pair
     if (still_idle(i->second, since))
-      stop_volume(self, i->second);  // sleeps: e.last keeps its record
+      stop_volume(self, i->second);  // sleeps: the entry keeps its record
     else
       not_kept(self, i->second);  // a request is on its way: its summary queues it again
   }
@@ -204,20 +209,25 @@ void take_summary(self_ptr self, volume_summary& s) {
       || caf::actor_cast<caf::actor_addr>(self->current_sender()) != i->second.actor.address())
     return;
   auto& e = i->second;
-  e.last = std::move(s);
-  if (e.last.handled != e.sent || e.last.busy || !e.last.idle_record) {
-    e.last.idle_record = caf::none;  // a request is on its way, or a job of its runs, or uses
+  e.handled = s.handled;
+  e.busy = s.busy;
+  e.exists = s.exists;
+  e.idle = s.idle_record && e.handled == e.sent && !e.busy;
+  if (e.idle) {
+    e.idle_opts = std::move(s.idle_record->opts);
+  } else {  // a request is on its way, or a job of its runs, or uses
+    e.idle_opts.clear();
     not_kept(self, e);
   }
-  if (e.last.handled != e.sent || e.last.busy)
+  if (e.handled != e.sent || e.busy)
     return;
-  if (!e.last.exists) {
+  if (!e.exists) {
     stop_volume(self, e);
     st.deps.view->withdraw(i->first);
     vols.erase(i);
-  } else if (e.last.idle_record && st.deps.keep_idle.count() <= 0) {
-    stop_volume(self, e);  // sleeps: e.last keeps its record
-  } else if (e.last.idle_record && e.idle_since == std::chrono::steady_clock::time_point{}) {
+  } else if (e.idle && st.deps.keep_idle.count() <= 0) {
+    stop_volume(self, e);  // sleeps: the entry keeps its record
+  } else if (e.idle && e.idle_since == std::chrono::steady_clock::time_point{}) {
     e.idle_since = std::chrono::steady_clock::now();
     ++st.kept_count;
     st.kept_idle.emplace_back(i->first, e.idle_since);
@@ -227,6 +237,15 @@ void take_summary(self_ptr self, volume_summary& s) {
 }
 
 } // namespace
+
+volume_record sleeping_record(const std::string& name, const registry_state::entry& e) {
+  volume_record r;
+  r.name = name;
+  r.opts = e.idle_opts;
+  if (auto published = e.slot->load())
+    r.created_at = published->info.created_at;
+  return r;
+}
 
 registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
   self->state.deps = std::move(deps);
@@ -283,7 +302,10 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       return count_and_delegate<std::vector<std::string>>(self, name, false, atom::drop::value,
                                                           before);
     },
-    [self](atom::adopt, volume_record& r, std::string& problem) { adopt(self, r, problem); },
+    [self](atom::adopt, loaded_records& loaded) {
+      for (auto& l : loaded.all)
+        adopt(self, l);
+    },
     [self](atom::summary, volume_summary& s) { take_summary(self, s); },
     [self](atom::refresh, std::string& name) { refresh(self, name); },
     [self](atom::timeout) { sweep(self); },

@@ -28,7 +28,15 @@ struct registry_state {
   struct entry {
     volume_actor actor;    // its VOLUME; none while the volume sleeps (idle, only a record)
     uint64_t sent = 0;     // requests delegated to the VOLUME
-    volume_summary last;   // its latest summary (the record of a sleeping volume in it)
+    // From its VOLUME's latest summary: requests handled, a job in flight, whether the
+    // volume exists, and whether it is idle (may sleep).
+    uint64_t handled = 0;
+    bool busy = false;
+    bool exists = false;
+    bool idle = false;
+    // An idle volume's Opts: with its name and creation time (in the read view) and no
+    // uses, that is all of its record (sleeping_record makes it whole).
+    volume_opts idle_opts;
     read_view::slot_ptr slot;  // where the volume is published (List reads it); always set
     std::chrono::steady_clock::time_point idle_since{};  // its VOLUME's, while kept idle
   };
@@ -43,6 +51,9 @@ struct registry_state {
   bool sweeping = false;
   static inline const char* name = "registry";
 };
+
+/// The whole record of `name`, an idle volume whose entry is `e`.
+volume_record sleeping_record(const std::string& name, const registry_state::entry& e);
 
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self, volume_deps deps);

@@ -2,10 +2,12 @@
 
 #include "core/error.hpp"
 #include "core/failpoint.hpp"
+#include "core/threads.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <string_view>
 #include <thread>
 
 using json = nlohmann::json;
@@ -134,8 +136,8 @@ private:
 
 // Reads `text` through a JSON tree: any JSON, with the library's own words for what is
 // wrong ("" when nothing is).
-std::string read_tree(const std::string& text, volume_record& r) {
-  auto j = json::parse(text, nullptr, false);
+std::string read_tree(std::string_view text, volume_record& r) {
+  auto j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return "not a JSON object";
   try {
@@ -152,9 +154,9 @@ std::string read_tree(const std::string& text, volume_record& r) {
 }
 
 // What is wrong with `text` as the record of `name` ("" when nothing is); fills `r`.
-std::string parse(const std::string& name, const std::string& text, volume_record& r) {
+std::string parse(const std::string& name, std::string_view text, volume_record& r) {
   record_reader fast{r};
-  if (!json::sax_parse(text, &fast) || !fast.complete()) {
+  if (!json::sax_parse(text.begin(), text.end(), &fast) || !fast.complete()) {
     r = volume_record{};
     if (auto why = read_tree(text, r); !why.empty())
       return why;
@@ -190,7 +192,7 @@ caf::expected<volume_record> state_store::decode(const std::string& name,
 }
 
 void state_store::decode_all(std::vector<loaded_record>& out,
-                             const std::vector<std::string>& texts, unsigned threads) {
+                             const std::vector<std::string_view>& texts, unsigned threads) {
   auto decode_range = [&](size_t begin, size_t end) {
     for (auto i = begin; i < end; ++i) {
       if (!out[i].problem.empty())
@@ -202,6 +204,9 @@ void state_store::decode_all(std::vector<loaded_record>& out,
         out[i].record = std::move(r);
     }
   };
+  // More threads than CPUs to run them would only take turns (and each grows a malloc arena
+  // of its own).
+  threads = std::min<unsigned>(threads, static_cast<unsigned>(threads::usable_cpus()));
   threads = std::max(1u, std::min<unsigned>(threads, out.size() / 1000 + 1));
   std::vector<std::thread> pool;
   auto per = (out.size() + threads - 1) / threads;
@@ -212,6 +217,20 @@ void state_store::decode_all(std::vector<loaded_record>& out,
   decode_range(0, std::min(out.size(), per));
   for (auto& t : pool)
     t.join();
+}
+
+caf::expected<std::vector<loaded_record>> state_store::load_all(unsigned threads) {
+  std::vector<loaded_record> all;
+  auto err = load_each(
+    4096,
+    [&all](std::vector<loaded_record> part) {
+      all.insert(all.end(), std::make_move_iterator(part.begin()),
+                 std::make_move_iterator(part.end()));
+    },
+    threads);
+  if (err)
+    return err;
+  return all;
 }
 
 caf::error state_store::injected(const std::string& name) {

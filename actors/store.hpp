@@ -9,6 +9,7 @@
 
 #include "core/types.hpp"
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace actorvol {
@@ -25,6 +27,11 @@ struct loaded_record {
   std::string name;                     // the key it is stored under
   std::optional<volume_record> record;  // empty when unreadable
   std::string problem;                  // why, e.g. "corrupt state record: ..."
+};
+
+/// Every record read at start-up, handed to the REGISTRY in one message (moved, not copied).
+struct loaded_records {
+  std::vector<loaded_record> all;
 };
 
 class state_store {
@@ -54,10 +61,16 @@ public:
   /// no error.
   virtual caf::error erase(const std::string& name) = 0;
 
-  /// Reads every record, using up to `threads` threads to decode them. A record that
-  /// cannot be decoded is in the list with its problem; an error means not all could be
-  /// read (start-up must not go on without some volumes).
-  virtual caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4) = 0;
+  /// Reads every record and hands them to `take` in parts of at most `part` records (start-
+  /// up holds one part at a time, and the REGISTRY takes a part while the next is read),
+  /// using up to `threads` threads to decode them. A record that cannot be decoded is
+  /// handed on with its problem. An error means not all could be read: start-up must not go
+  /// on without some volumes, whatever parts were taken.
+  using take_fn = std::function<void(std::vector<loaded_record>)>;
+  virtual caf::error load_each(size_t part, const take_fn& take, unsigned threads = 4) = 0;
+
+  /// Every record at once (tools and tests).
+  caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4);
 
   /// The JSON form of a record, and back (used by tests and tools too).
   static std::string encode(const volume_record& r);
@@ -66,8 +79,8 @@ public:
 protected:
   /// Decodes `texts[i]` (stored under `out[i].name`) into `out[i]`, on up to `threads`
   /// threads. A text that is no record gives a "corrupt state record: ..." problem.
-  static void decode_all(std::vector<loaded_record>& out, const std::vector<std::string>& texts,
-                         unsigned threads);
+  static void decode_all(std::vector<loaded_record>& out,
+                         const std::vector<std::string_view>& texts, unsigned threads);
 
   /// The failpoint state.write, as the error a write gets from it (none: go on).
   static caf::error injected(const std::string& name);
@@ -76,3 +89,5 @@ protected:
 using StorePtr = std::shared_ptr<state_store>;
 
 } // namespace actorvol
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::loaded_records)

@@ -25,12 +25,9 @@ plugin_system::plugin_system(caf::actor_system& sys, system_options opts)
 namespace {
 
 // A crash between an attach and its record leaves a mount that no recorded use explains:
-// detach it. Volumes whose record is unreadable keep theirs (their uses are unknown).
-void detach_strays(const fs::path& root, const std::vector<loaded_record>& loaded) {
-  std::set<std::string> keep;
-  for (auto& l : loaded)
-    if (!l.record || l.record->total_uses() > 0)
-      keep.insert(l.name);
+// detach it. `keep`: the volumes with recorded uses, and those whose record is unreadable
+// (their uses are unknown). Every other volume sleeps, so no VOLUME mounts meanwhile.
+void detach_strays(const fs::path& root, const std::set<std::string>& keep) {
   auto& sys = *real_sys();
   for (auto& [name, mp] : safe_fs::volume_mounts(sys, root / "volumes")) {
     if (keep.count(name))
@@ -58,30 +55,30 @@ caf::expected<size_t> plugin_system::start() {
   if (auto err = store->init())
     return err;
   fs::create_directories(opts_.root / "volumes", fe);
-  auto all = store->load_all();
-  if (!all)
-    return all.error();
-  auto& loaded = *all;
-  detach_strays(opts_.root, loaded);
   pool_ = sys_.spawn(worker_pool, opts_.workers, opts_.max_workers);
   auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root, opts_.secrets);
   volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits, view_};
-  view_->reserve(loaded.size());
   registry_ = sys_.spawn(actorvol::registry, deps);
+  // The REGISTRY takes each part of the records while the next one is read.
+  std::set<std::string> keep;  // volumes whose mounts are explained, or not known
   size_t recovered = 0;
-  for (auto& l : loaded) {
-    if (l.record) {
-      caf::anon_send(registry_, atom::adopt::value, std::move(*l.record), std::string{});
-    } else {
+  auto err = store->load_each(4096, [&](std::vector<loaded_record> part) {
+    for (auto& l : part) {
       // A corrupt record never stops start-up and never disappears: its volume reports it.
-      log::write(log::level::error,
-                 {{"event", "recover"}, {"volume", l.name}, {"result", l.problem}});
-      volume_record placeholder;
-      placeholder.name = l.name;
-      caf::anon_send(registry_, atom::adopt::value, std::move(placeholder), l.problem);
+      if (!l.record)
+        log::write(log::level::error,
+                   {{"event", "recover"}, {"volume", l.name}, {"result", l.problem}});
+      if (!l.record || l.record->total_uses() > 0)
+        keep.insert(l.name);
     }
-    ++recovered;
+    recovered += part.size();
+    caf::anon_send(registry_, atom::adopt::value, loaded_records{std::move(part)});
+  });
+  if (err) {
+    stop();
+    return err;
   }
+  detach_strays(opts_.root, keep);
   if (opts_.probe)
     reconciler_ = sys_.spawn(actorvol::reconciler, registry_, opts_.probe, opts_.reconcile);
   return recovered;

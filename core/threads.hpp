@@ -9,7 +9,12 @@
 // as soon as a change is queued. With a CPU to spare nothing waits: the woken thread runs
 // there. (Measured on one CPU in bench/README.md.)
 
+#include <cstddef>
+
 namespace actorvol::threads {
+
+/// The CPUs this process may run on (its affinity mask: taskset, a cgroup's cpuset).
+size_t usable_cpus();
 
 /// Makes the calling thread SCHED_BATCH (nice 0, no privilege needed). Processes it forks
 /// inherit the class: helpers are spawned in SCHED_OTHER (adaptors/sys.cpp). Returns errno

@@ -23,7 +23,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -287,15 +286,6 @@ int serve(const config& cfg, caf::actor_system& sys) {
   return 0;
 }
 
-// The CPUs this process may run on (its affinity mask: taskset, a cgroup's cpuset).
-size_t usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0)
-    return std::max(1u, std::thread::hardware_concurrency());
-  return std::max(1, CPU_COUNT(&set));
-}
-
 // Makes each thread CAF starts (scheduler, clock, WORKERs) a batch thread.
 struct batch_threads : caf::thread_hook {
   void init(caf::actor_system&) override {
@@ -330,7 +320,7 @@ int run(const config& cfg) {
   // actors then rarely wakes a second thread on the same CPU. Blocking work runs on the
   // WORKERs' own threads, never on these.
   caf_cfg.set("scheduler.policy", caf::atom("sharing"));
-  caf_cfg.set("scheduler.max-threads", usable_cpus());
+  caf_cfg.set("scheduler.max-threads", threads::usable_cpus());
   // Every thread CAF starts yields to the I/O thread (core/threads.hpp).
   caf_cfg.add_thread_hook<batch_threads>();
   caf::actor_system sys{caf_cfg};

@@ -109,7 +109,7 @@ void world::check_registry(std::vector<std::string>& v) {
   std::set<caf::actor_id> mapped;
   for (auto& [name, e] : reg->state.volumes) {
     if (!e.actor) {
-      if (!e.last.exists || !e.last.idle_record || e.last.idle_record->total_uses() != 0)
+      if (!e.exists || !e.idle)
         v.push_back("the REGISTRY keeps \"" + name + "\" asleep but not as an idle record");
       auto seen = view_->find(name);
       if (!seen || !seen->exists || seen->info.mounts != 0 || !seen->info.mountpoint.empty())
@@ -125,9 +125,9 @@ void world::check_registry(std::vector<std::string>& v) {
     if (!vol->state.exists)
       v.push_back("the REGISTRY keeps \"" + name
                   + "\", whose VOLUME does not exist (never retired)");
-    if (e.last.exists != vol->state.exists)
+    if (e.exists != vol->state.exists)
       v.push_back("the REGISTRY's summary of \"" + name + "\" is stale: exists="
-                  + std::to_string(e.last.exists));
+                  + std::to_string(e.exists));
     auto seen = view_->find(name);
     if (!seen || seen->exists != vol->state.exists
         || seen->info.mounts != vol->state.record.total_uses()
@@ -159,8 +159,8 @@ void world::check_disk(std::vector<std::string>& v,
   std::map<std::string, volume_record> asleep;  // kept by the REGISTRY, without a VOLUME
   if (auto* reg = registry())
     for (auto& [name, e] : reg->state.volumes)
-      if (!e.actor && e.last.idle_record)
-        asleep[name] = *e.last.idle_record;
+      if (!e.actor && e.idle)
+        asleep[name] = sleeping_record(name, e);
   for (auto& [name, r] : disk) {
     auto& b = adaptor_->vols[name];
     if (b.attached != (r.total_uses() > 0))

@@ -159,6 +159,35 @@ TYPED_TEST(Store, LoadsManyRecordsInParallel) {
   }
 }
 
+// Start-up takes the records part by part: none larger than asked, every record once, the
+// unreadable ones with their problem.
+TYPED_TEST(Store, HandsEveryRecordOnInPartsNoLargerThanAsked) {
+  for (int i = 0; i < 10; ++i) {
+    auto r = this->db;
+    r.name = "v" + std::to_string(i);
+    ASSERT_FALSE(this->store.write(r, nullptr));
+  }
+  std::vector<size_t> sizes;
+  std::vector<loaded_record> all;
+  auto err = this->store.load_each(3, [&](std::vector<loaded_record> part) {
+    sizes.push_back(part.size());
+    for (auto& l : part)
+      all.push_back(std::move(l));
+  });
+  ASSERT_FALSE(err) << render(err);
+  for (auto n : sizes)
+    EXPECT_TRUE(n >= 1 && n <= 3) << n;
+  auto loaded = sorted(std::move(all));
+  ASSERT_EQ(loaded.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(loaded[i].record) << loaded[i].name;
+    EXPECT_EQ(loaded[i].record->name, loaded[i].name);
+    EXPECT_EQ(loaded[i].record->uses, this->db.uses);
+  }
+  EXPECT_EQ(loaded.front().name, "v0");
+  EXPECT_EQ(loaded.back().name, "v9");
+}
+
 // -- release 0.x's files ----------------------------------------------------------------
 
 using FileStore = Store<file_store>;
@@ -433,6 +462,36 @@ TEST(JournalMigration, AStrayFileNeverOverwritesTheJournal) {
 }
 
 // An entry that is no regular file was an unreadable record to release 0.x: so it stays.
+// The journal streams: a part is handed on as soon as it is full, in name order, and a
+// record that cannot be decoded is handed on in its place with its problem.
+TEST_F(Journal, StreamsFullPartsInNameOrderWithUnreadableRecordsInPlace) {
+  for (int i = 0; i < 7; ++i) {
+    auto r = db;
+    r.name = "v" + std::to_string(i);
+    ASSERT_FALSE(store.write(r, nullptr));
+  }
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((tmp / "state" / journal_store::file_name).c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "UPDATE volumes SET record = 'not json' WHERE name = 'v4'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+  std::vector<std::vector<std::string>> parts;
+  std::string problem;
+  auto err = store.load_each(3, [&](std::vector<loaded_record> part) {
+    parts.emplace_back();
+    for (auto& l : part) {
+      parts.back().push_back(l.name);
+      if (!l.record)
+        problem = l.problem;
+    }
+  });
+  ASSERT_FALSE(err) << render(err);
+  std::vector<std::vector<std::string>> expected{{"v0", "v1", "v2"}, {"v3", "v4", "v5"}, {"v6"}};
+  EXPECT_EQ(parts, expected);
+  EXPECT_EQ(problem.rfind("corrupt state record: ", 0), 0u) << problem;
+}
+
 TEST(JournalMigration, ANonFileEntryBecomesAnUnreadableRecord) {
   test::temp_dir tmp;
   fs::create_directories(tmp / "state/dir");

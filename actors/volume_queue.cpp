@@ -78,9 +78,6 @@ void finish(self_ptr self, uint64_t seq) {
     publish(self, false);  // the REGISTRY may retire an idle, removed VOLUME
 }
 
-
-
-
 namespace {
 
 // Change `seq` has its result: the VOLUME keeps the backend's status and any problem, `done`

@@ -54,7 +54,7 @@ void sweep(self_ptr self, std::chrono::milliseconds limit) {
     }
     api_reply reply;
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(limit + 999ms).count();
-    reply.error = make_error(ec::timed_out, i->second.req.name,
+    reply.error = make_error(ec::timed_out, i->second.name,
                              "timed out: no answer within " + std::to_string(secs)
                                + " s (the state journal may be stuck)");
     i->second.respond(std::move(reply));
@@ -70,11 +70,12 @@ void forward(self_ptr self, const registry_actor& registry, std::chrono::millise
              Ts&&... xs) {
   auto& st = self->state;
   auto key = st.next++;
-  st.waiting_for.emplace(key, net_state::waiting{req, respond,
+  st.waiting_for.emplace(key, net_state::waiting{req.name, respond,
                                                  std::chrono::steady_clock::now() + limit});
   schedule_sweep(self);
   // The answer goes to whoever still waits for it; a success that comes after the sweep
-  // answered is undone like an undelivered one.
+  // answered is undone like an undelivered one (the request travels with the answer's
+  // handler for that).
   auto deliver = [self, registry, key](api_reply reply) {
     auto& st = self->state;
     auto i = st.waiting_for.find(key);

@@ -30,7 +30,7 @@ using net_actor = caf::typed_actor<
 /// thread, a thread switch per request.
 struct net_state {
   struct waiting {
-    api_request req;  // for the undo of a Mount answered too late
+    std::string name;  // the volume, for the timeout's text
     api_responder respond;
     std::chrono::steady_clock::time_point due;
   };

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -133,6 +134,7 @@ caf::error file_store::roll_back(const std::string& name,
 }
 
 caf::error file_store::load_each(size_t part, const take_fn& take, unsigned threads) {
+  part = std::max<size_t>(part, 1);
   std::vector<fs::path> files;
   std::error_code err;
   for (auto it = fs::directory_iterator(dir_, err); !err && it != fs::directory_iterator();

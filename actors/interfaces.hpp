@@ -9,7 +9,6 @@
 
 #include "actors/atoms.hpp"
 #include "actors/read_view.hpp"
-#include "actors/store.hpp"
 #include "core/error.hpp"
 #include "core/types.hpp"
 
@@ -20,6 +19,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace actorvol {
@@ -55,6 +55,10 @@ typename Inspector::result_type inspect(Inspector& f, job_result& x) {
   return f(caf::meta::type_name("job_result"), x.error, x.path, x.status, x.problem);
 }
 
+/// Records read at start-up, made ready for the REGISTRY where they were read (registry.hpp).
+struct adoption;
+using adoption_ptr = std::shared_ptr<adoption>;
+
 /// A piece of blocking work (filesystem calls, mount(2), fsync) for a WORKER to run.
 struct job {
   std::function<job_result()> run;
@@ -63,6 +67,7 @@ struct job {
 } // namespace actorvol
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::adoption_ptr)
 
 namespace actorvol {
 
@@ -125,9 +130,10 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<atom::list>::with<view_listing>,
   // Drops uses older than a unix time on volume NAME (see atom::drop on the VOLUME).
   caf::replies_to<atom::drop, std::string, int64_t>::with<std::vector<std::string>>,
-  // Takes every record read from disk at start-up, once, before any request: a volume with
-  // uses to re-attach (or an unreadable record) gets its VOLUME, every other one sleeps.
-  caf::reacts_to<atom::adopt, loaded_records>,
+  // Takes a part of the records read at start-up (all of them come before any request):
+  // a volume with uses to re-attach (or an unreadable record) gets its VOLUME, every other
+  // one sleeps.
+  caf::reacts_to<atom::adopt, adoption_ptr>,
   // A VOLUME's summary after each request it handled.
   caf::reacts_to<atom::summary, volume_summary>,
   // (From the I/O thread, which answered a Get of NAME from the read view) has NAME's

@@ -115,43 +115,22 @@ void stop_all(self_ptr self, const caf::exit_msg& msg) {
   self->quit(msg.reason);
 }
 
-// Takes a record read at start-up (`l.problem`: why it is unreadable, or empty). A volume
-// with uses to re-attach gets its VOLUME now; one with an unreadable record gets one on its
-// first request; every other volume sleeps: only its record is kept until a change needs it,
-// and Get, Path and List answer from what the record says.
-void adopt(self_ptr self, loaded_record& l) {
-  auto& st = self->state;
-  // The store reads records in name order: each goes in at the end, without a search.
-  auto& e = st.volumes.emplace_hint(st.volumes.end(), std::piecewise_construct,
-                                    std::forward_as_tuple(l.name), std::tuple<>{})
-              ->second;
-  e.exists = true;
-  volume_info info;
-  info.name = l.name;
-  if (l.record) {
-    info.created_at = l.record->created_at;
-    info.mounts = l.record->total_uses();
+// Takes a part of the records read at start-up, made ready by prepare_adoption: splices its
+// entries in (the journal reads them in name order: each goes in at the end, without a
+// search), and spawns the VOLUMEs it names (after the last part: see start()); one that
+// re-attaches uses now, one with an unreadable record on its first request.
+void adopt(self_ptr self, adoption& part) {
+  auto& vols = self->state.volumes;
+  while (!part.entries.empty())
+    vols.insert(vols.end(), part.entries.extract(part.entries.begin()));
+  for (auto& [name, origin] : part.awake) {
+    auto& e = vols.at(name);
+    if (origin.record)
+      e.actor = self->spawn(volume, name, self->state.deps, std::move(origin));
+    else
+      e.actor = self->spawn<caf::lazy_init>(volume, name, self->state.deps, std::move(origin));
+    self->monitor(e.actor);
   }
-  bool sleeps = l.record && info.mounts == 0 && l.record->used_since.empty();
-  // Listed from now on; Get and Path answered from here only for a sleeping volume (the
-  // VOLUME of any other answers them itself until it publishes). Published before the
-  // VOLUME exists, so that nothing it publishes is overwritten.
-  e.slot = st.deps.view->open(l.name);
-  st.deps.view->publish(*e.slot, info, true, sleeps, false);
-  if (sleeps) {
-    e.idle = true;
-    e.idle_opts = std::move(l.record->opts);
-    return;
-  }
-  volume_origin origin;
-  origin.record = std::move(l.record);
-  origin.problem = std::move(l.problem);
-  origin.slot = e.slot;
-  if (origin.record)
-    e.actor = self->spawn(volume, l.name, st.deps, std::move(origin));
-  else
-    e.actor = self->spawn<caf::lazy_init>(volume, l.name, st.deps, std::move(origin));
-  self->monitor(e.actor);
 }
 
 // Stops the VOLUME of `e` (no request on its way to it, nothing of its running).
@@ -238,6 +217,42 @@ void take_summary(self_ptr self, volume_summary& s) {
 
 } // namespace
 
+adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part) {
+  auto result = std::make_shared<adoption>();
+  for (auto& l : part) {
+    auto& e = result->entries
+                .emplace_hint(result->entries.end(), std::piecewise_construct,
+                              std::forward_as_tuple(l.name), std::tuple<>{})
+                ->second;
+    e.exists = true;
+    volume_info info;
+    info.name = l.name;
+    if (l.record) {
+      info.created_at = l.record->created_at;
+      info.mounts = l.record->total_uses();
+    }
+    // A volume with nothing to re-attach sleeps: its entry keeps its Opts, and Get, Path and
+    // List answer from what the record says.
+    bool sleeps = l.record && info.mounts == 0;
+    // Listed from now on; Get and Path answered from here only for a sleeping volume (the
+    // VOLUME of any other answers them itself until it publishes). Published before the
+    // VOLUME exists, so that nothing it publishes is overwritten.
+    e.slot = view.open(l.name);
+    view.publish(*e.slot, info, true, sleeps, false);
+    if (sleeps) {
+      e.idle = true;
+      e.idle_opts = std::move(l.record->opts);
+      continue;
+    }
+    volume_origin origin;
+    origin.record = std::move(l.record);
+    origin.problem = std::move(l.problem);
+    origin.slot = e.slot;
+    result->awake.emplace_back(l.name, std::move(origin));
+  }
+  return result;
+}
+
 volume_record sleeping_record(const std::string& name, const registry_state::entry& e) {
   volume_record r;
   r.name = name;
@@ -302,10 +317,7 @@ registry_actor::behavior_type registry(self_ptr self, volume_deps deps) {
       return count_and_delegate<std::vector<std::string>>(self, name, false, atom::drop::value,
                                                           before);
     },
-    [self](atom::adopt, loaded_records& loaded) {
-      for (auto& l : loaded.all)
-        adopt(self, l);
-    },
+    [self](atom::adopt, adoption_ptr& part) { adopt(self, *part); },
     [self](atom::summary, volume_summary& s) { take_summary(self, s); },
     [self](atom::refresh, std::string& name) { refresh(self, name); },
     [self](atom::timeout) { sweep(self); },

@@ -16,11 +16,13 @@
 // spawning a new one for every Mount.
 
 #include "actors/interfaces.hpp"
+#include "actors/store.hpp"
 #include "actors/volume.hpp"
 
 #include <chrono>
 #include <deque>
 #include <map>
+#include <vector>
 
 namespace actorvol {
 
@@ -51,6 +53,20 @@ struct registry_state {
   bool sweeping = false;
   static inline const char* name = "registry";
 };
+
+/// A part of the records read at start-up, made ready where they were read (so the
+/// REGISTRY's thread only splices the entries in): each volume's entry, already published in
+/// the read view, and the VOLUMEs to spawn (uses to re-attach, or an unreadable record).
+/// start() holds the VOLUMEs back until every record was read, and hands them over last: a
+/// start that fails part-way has attached nothing.
+struct adoption {
+  std::map<std::string, registry_state::entry> entries;
+  std::vector<std::pair<std::string, volume_origin>> awake;
+};
+
+/// Makes `part` (records in name order) ready for the REGISTRY, publishing each volume in
+/// `view`. Runs on the caller's thread: nothing the REGISTRY holds is touched.
+adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part);
 
 /// The whole record of `name`, an idle volume whose entry is `e`.
 volume_record sleeping_record(const std::string& name, const registry_state::entry& e);

@@ -9,7 +9,6 @@
 
 #include "core/types.hpp"
 
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
@@ -27,11 +26,6 @@ struct loaded_record {
   std::string name;                     // the key it is stored under
   std::optional<volume_record> record;  // empty when unreadable
   std::string problem;                  // why, e.g. "corrupt state record: ..."
-};
-
-/// Every record read at start-up, handed to the REGISTRY in one message (moved, not copied).
-struct loaded_records {
-  std::vector<loaded_record> all;
 };
 
 class state_store {
@@ -61,8 +55,9 @@ public:
   /// no error.
   virtual caf::error erase(const std::string& name) = 0;
 
-  /// Reads every record and hands them to `take` in parts of at most `part` records (start-
-  /// up holds one part at a time, and the REGISTRY takes a part while the next is read),
+  /// Reads every record and hands them to `take` in parts of at most `part` records (no
+  /// second copy of every record at start-up, and the REGISTRY takes a part while the next
+  /// is read),
   /// using up to `threads` threads to decode them. A record that cannot be decoded is
   /// handed on with its problem. An error means not all could be read: start-up must not go
   /// on without some volumes, whatever parts were taken.
@@ -89,5 +84,3 @@ protected:
 using StorePtr = std::shared_ptr<state_store>;
 
 } // namespace actorvol
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actorvol::loaded_records)

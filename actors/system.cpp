@@ -11,6 +11,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 
@@ -59,8 +61,10 @@ caf::expected<size_t> plugin_system::start() {
   auto adaptors = opts_.adaptors ? opts_.adaptors : default_catalog(opts_.root, opts_.host_root, opts_.secrets);
   volume_deps deps{pool_, {}, adaptors, store, {opts_.root, real_sys()}, opts_.limits, view_};
   registry_ = sys_.spawn(actorvol::registry, deps);
-  // The REGISTRY takes each part of the records while the next one is read.
+  // Each part of the records is made ready here, and the REGISTRY takes it while the next
+  // one is read. The VOLUMEs that re-attach uses come last, once every record was read.
   std::set<std::string> keep;  // volumes whose mounts are explained, or not known
+  auto awake = std::make_shared<adoption>();
   size_t recovered = 0;
   auto err = store->load_each(4096, [&](std::vector<loaded_record> part) {
     for (auto& l : part) {
@@ -72,13 +76,17 @@ caf::expected<size_t> plugin_system::start() {
         keep.insert(l.name);
     }
     recovered += part.size();
-    caf::anon_send(registry_, atom::adopt::value, loaded_records{std::move(part)});
+    auto ready = prepare_adoption(*view_, std::move(part));
+    std::move(ready->awake.begin(), ready->awake.end(), std::back_inserter(awake->awake));
+    ready->awake.clear();
+    caf::anon_send(registry_, atom::adopt::value, std::move(ready));
   });
   if (err) {
     stop();
     return err;
   }
   detach_strays(opts_.root, keep);
+  caf::anon_send(registry_, atom::adopt::value, std::move(awake));
   if (opts_.probe)
     reconciler_ = sys_.spawn(actorvol::reconciler, registry_, opts_.probe, opts_.reconcile);
   return recovered;

@@ -2,6 +2,7 @@
 // and corrupt records, re-attach after a restart.
 
 #include "actors/file_store.hpp"
+#include "actors/store.hpp"
 #include "integration/safety_support.hpp"
 #include "support/journal.hpp"
 #include "support/plugin.hpp"
@@ -12,6 +13,8 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -382,6 +385,40 @@ TEST(Recovery, TornTempFilesAndCorruptRecords) {
   EXPECT_NE(mount.find("corrupt state record"), std::string::npos) << mount;
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "bad"}})), "");
   EXPECT_EQ(p.call("/VolumeDriver.List").json()["Volumes"].size(), 1u);
+}
+
+// Start-up reads the journal in parts while the REGISTRY takes them. When a later part cannot
+// be read, the start fails before any VOLUME re-attached a recorded use of an earlier part:
+// nothing is attached behind an exit, and the exit does not wait for a mount (here one that
+// would take 30 s).
+TEST(Recovery, AJournalUnreadablePartWayStopsTheStartBeforeAnythingIsAttached) {
+  temp_dir tmp;
+  auto root = (tmp / "root").string();
+  {
+    plugin p(root, {}, {});
+    p.stop();
+  }
+  std::map<std::string, std::string> records;
+  for (int i = 0; i < 9000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "a%05d", i);
+    volume_record r{name, {}, "2026-01-01T00:00:00Z", {}, {}};
+    if (i < 10)
+      r.uses = {{"x", 1}};
+    records[name] = state_store::encode(r);
+  }
+  put_stored_records(root, records);
+  damage_last_page_of_records(root);
+  ::setenv("ACTORVOL_FAILPOINTS", "adaptor.mount=delay(30000)", 1);
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_binary({"--socket", (tmp / "p.sock").string(), "--root", root});
+  auto took = std::chrono::steady_clock::now() - started;
+  ::unsetenv("ACTORVOL_FAILPOINTS");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot read"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("re-attach"), std::string::npos) << "a VOLUME ran before the start failed:\n"
+                                                         << r.err;
+  EXPECT_LT(took, std::chrono::seconds(20)) << "the exit waited for a re-attach";
 }
 
 TEST(Recovery, AMissingBackingStoreIsReportedNotDropped) {

@@ -20,4 +20,13 @@ bool erase_stored_record(const std::string& root, const std::string& name);
 /// one an older release wrote); the plugin must not run.
 void put_stored_record(const std::string& root, const std::string& name, const std::string& text);
 
+/// Stores every NAME -> text of `records` in ROOT's journal in one transaction; the plugin
+/// must not run.
+void put_stored_records(const std::string& root,
+                        const std::map<std::string, std::string>& records);
+
+/// Overwrites the last page of the volumes table, in the order a full scan reads it, with
+/// garbage: the journal opens, and reading it fails part-way. The plugin must not run.
+void damage_last_page_of_records(const std::string& root);
+
 } // namespace actorvol::test

@@ -60,7 +60,7 @@ slow_registry(registry_actor::stateful_pointer<slow_registry_state> self, seen* 
     [nope](atom::drop, std::string&, int64_t) -> caf::result<std::vector<std::string>> {
       return nope();
     },
-    [](atom::adopt, loaded_records&) {},
+    [](atom::adopt, adoption_ptr&) {},
     [](atom::summary, volume_summary&) {},
     [](atom::refresh, std::string&) {},
     // The test's cue (sent as a registry timeout): the held Mount succeeds now.

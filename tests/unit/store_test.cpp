@@ -461,7 +461,6 @@ TEST(JournalMigration, AStrayFileNeverOverwritesTheJournal) {
   EXPECT_FALSE(fs::exists(tmp / "state/db"));
 }
 
-// An entry that is no regular file was an unreadable record to release 0.x: so it stays.
 // The journal streams: a part is handed on as soon as it is full, in name order, and a
 // record that cannot be decoded is handed on in its place with its problem.
 TEST_F(Journal, StreamsFullPartsInNameOrderWithUnreadableRecordsInPlace) {
@@ -492,6 +491,7 @@ TEST_F(Journal, StreamsFullPartsInNameOrderWithUnreadableRecordsInPlace) {
   EXPECT_EQ(problem.rfind("corrupt state record: ", 0), 0u) << problem;
 }
 
+// An entry that is no regular file was an unreadable record to release 0.x: so it stays.
 TEST(JournalMigration, ANonFileEntryBecomesAnUnreadableRecord) {
   test::temp_dir tmp;
   fs::create_directories(tmp / "state/dir");

@@ -11,6 +11,11 @@ namespace {
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 using entry = registry_state::entry;
 
+// Keeps the Opts of an idle volume in its entry.
+void keep_opts(entry& e, volume_opts opts) {
+  e.idle_opts = opts.empty() ? nullptr : std::make_unique<volume_opts>(std::move(opts));
+}
+
 // Spawns the VOLUME of `name` from `origin` (a new volume: an empty origin).
 entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin) {
   auto& st = self->state;
@@ -32,7 +37,7 @@ void wake(self_ptr self, const std::string& name, entry& e) {
   if (auto published = e.slot->load())
     origin.status = published->info.status;
   e.idle = false;
-  e.idle_opts.clear();
+  e.idle_opts.reset();
   spawn_volume(self, name, std::move(origin));
 }
 
@@ -193,9 +198,9 @@ void take_summary(self_ptr self, volume_summary& s) {
   e.exists = s.exists;
   e.idle = s.idle_record && e.handled == e.sent && !e.busy;
   if (e.idle) {
-    e.idle_opts = std::move(s.idle_record->opts);
+    keep_opts(e, std::move(s.idle_record->opts));
   } else {  // a request is on its way, or a job of its runs, or uses
-    e.idle_opts.clear();
+    e.idle_opts.reset();
     not_kept(self, e);
   }
   if (e.handled != e.sent || e.busy)
@@ -241,7 +246,7 @@ adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part) 
     view.publish(*e.slot, info, true, sleeps, false);
     if (sleeps) {
       e.idle = true;
-      e.idle_opts = std::move(l.record->opts);
+      keep_opts(e, std::move(l.record->opts));
       continue;
     }
     volume_origin origin;
@@ -256,7 +261,8 @@ adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part) 
 volume_record sleeping_record(const std::string& name, const registry_state::entry& e) {
   volume_record r;
   r.name = name;
-  r.opts = e.idle_opts;
+  if (e.idle_opts)
+    r.opts = *e.idle_opts;
   if (auto published = e.slot->load())
     r.created_at = published->info.created_at;
   return r;

@@ -13,9 +13,11 @@ RUN apt-get update --error-on=any \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /run/docker/plugins /mnt/volumes
 # Managed-plugin defaults: the socket Docker looks for, and a root under the propagated
-# mount, so the mountpoints actorvol answers are visible to dockerd.
+# mount, so the mountpoints actorvol answers are visible to dockerd; huge pages for the heap
+# (as in the systemd unit).
 ENV ACTORVOL_SOCKET=/run/docker/plugins/actorvol.sock \
-    ACTORVOL_ROOT=/mnt/volumes
+    ACTORVOL_ROOT=/mnt/volumes \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 ENTRYPOINT ["/usr/local/bin/actorvol"]
 
 FROM debian:bookworm AS build

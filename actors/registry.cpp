@@ -29,7 +29,10 @@ entry& spawn_volume(self_ptr self, const std::string& name, volume_origin origin
   return e;
 }
 
-// The VOLUME of a sleeping volume, woken from the record the REGISTRY kept.
+// The VOLUME of a sleeping volume, woken from the record the REGISTRY kept. Every entry
+// without a VOLUME is a sleeping one once start-up is over: a volume with uses gets its
+// VOLUME in start()'s last adoption, which the REGISTRY takes before any request (requests
+// are read only after start() returns; the mailbox keeps the order).
 void wake(self_ptr self, const std::string& name, entry& e) {
   volume_origin origin;
   origin.record = sleeping_record(name, e);

@@ -225,7 +225,8 @@ void take_summary(self_ptr self, volume_summary& s) {
 
 } // namespace
 
-adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part) {
+adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part,
+                              std::vector<std::pair<std::string, volume_origin>>& awake) {
   auto result = std::make_shared<adoption>();
   for (auto& l : part) {
     auto& e = result->entries
@@ -256,7 +257,7 @@ adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part) 
     origin.record = std::move(l.record);
     origin.problem = std::move(l.problem);
     origin.slot = e.slot;
-    result->awake.emplace_back(l.name, std::move(origin));
+    awake.emplace_back(l.name, std::move(origin));
   }
   return result;
 }

@@ -67,8 +67,10 @@ struct adoption {
 };
 
 /// Makes `part` (records in name order) ready for the REGISTRY, publishing each volume in
-/// `view`. Runs on the caller's thread: nothing the REGISTRY holds is touched.
-adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part);
+/// `view`; the VOLUMEs it needs are added to `awake`, for the last adoption. Runs on the
+/// caller's thread: nothing the REGISTRY holds is touched.
+adoption_ptr prepare_adoption(read_view& view, std::vector<loaded_record> part,
+                              std::vector<std::pair<std::string, volume_origin>>& awake);
 
 /// The whole record of `name`, an idle volume whose entry is `e`.
 volume_record sleeping_record(const std::string& name, const registry_state::entry& e);

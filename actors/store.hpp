@@ -64,6 +64,11 @@ public:
   using take_fn = std::function<void(std::vector<loaded_record>)>;
   virtual caf::error load_each(size_t part, const take_fn& take, unsigned threads = 4) = 0;
 
+  /// The part size start-up reads with: large enough that a part's fixed costs (one
+  /// message to the REGISTRY, a decode thread) vanish, small enough that a part's
+  /// temporaries stay a few MiB.
+  static constexpr size_t load_part = 4096;
+
   /// Every record at once (tools and tests).
   caf::expected<std::vector<loaded_record>> load_all(unsigned threads = 4);
 

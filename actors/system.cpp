@@ -66,7 +66,7 @@ caf::expected<size_t> plugin_system::start() {
   std::set<std::string> keep;  // volumes whose mounts are explained, or not known
   auto awake = std::make_shared<adoption>();
   size_t recovered = 0;
-  auto err = store->load_each(4096, [&](std::vector<loaded_record> part) {
+  auto err = store->load_each(state_store::load_part, [&](std::vector<loaded_record> part) {
     for (auto& l : part) {
       // A corrupt record never stops start-up and never disappears: its volume reports it.
       if (!l.record)
@@ -76,10 +76,8 @@ caf::expected<size_t> plugin_system::start() {
         keep.insert(l.name);
     }
     recovered += part.size();
-    auto ready = prepare_adoption(*view_, std::move(part));
-    std::move(ready->awake.begin(), ready->awake.end(), std::back_inserter(awake->awake));
-    ready->awake.clear();
-    caf::anon_send(registry_, atom::adopt::value, std::move(ready));
+    caf::anon_send(registry_, atom::adopt::value,
+                   prepare_adoption(*view_, std::move(part), awake->awake));
   });
   if (err) {
     stop();

@@ -125,7 +125,10 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
     }
     answer(self, seq, rp, reply(st));
   };
-  if (a->quick())
+  if (a->quick()) {
+    // A change that attaches nothing and detaches nothing only writes the record.
+    if (!jobs::uses_need_step(*a, attach_first, detach_first))
+      return run_staged(self, seq, {nullptr, next, st.record, nullptr}, done);
     return run_staged(
       self, seq,
       {[a, next, attach_first,
@@ -135,6 +138,7 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
          jobs::uses_undo(*a, next, attach_first, detach_first, r);
        }},
       done);
+  }
   run_job(
     self, seq,
     [a, store = st.deps.store, current = st.record, next, attach_first,

@@ -107,6 +107,11 @@ job_result uses_step(adaptor& a, const volume_record& next, bool attach_first,
   return r;
 }
 
+bool uses_need_step(const adaptor& a, bool attach_first, bool detach_first) {
+  return attach_first
+         || (detach_first && (a.detaches() || failpoint::set("adaptor.unmount")));
+}
+
 void uses_undo(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
                job_result& r) {
   auto spec = spec_of(next);

@@ -72,6 +72,10 @@ job_result create_step(adaptor& a, const vault& v,
 void create_undo(adaptor& a, const volume_record& next, job_result& r);
 job_result uses_step(adaptor& a, const volume_record& next, bool attach_first,
                      bool detach_first);
+/// Whether a change of uses has a step at all: not when it attaches nothing and detaches
+/// nothing the adaptor needs (adaptor::detaches). A set failpoint adaptor.unmount makes a
+/// detach a step on every adaptor, so that tests can fail or delay any Unmount.
+bool uses_need_step(const adaptor& a, bool attach_first, bool detach_first);
 void uses_undo(adaptor& a, const volume_record& next, bool attach_first, bool detach_first,
                job_result& r);
 

@@ -125,6 +125,8 @@ namespace {
 // then concludes it.
 void undo_staged(self_ptr self, uint64_t seq, jobs::ticket_ptr t, job_result r,
                  std::function<void(job_result&)> undo, done_fn done) {
+  if (!undo)
+    return conclude(self, seq, *t, done, r);  // no step ran: nothing to undo
   on_worker(
     self,
     [r, undo]() mutable {
@@ -159,6 +161,8 @@ void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
                                                   atom::committed::value, seq, std::move(err));
                                });
   };
+  if (!change.step)
+    return hand_off({});
   on_worker(
     self,
     [step = change.step, t, vol = change.record.name] {

@@ -40,7 +40,7 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
 /// brings the outcome (see settle_staged); a WORKER runs `undo` after a failed write or for
 /// a request abandoned at its deadline. `done` as for run_job.
 struct staged {
-  std::function<job_result()> step;  // an error: nothing is written
+  std::function<job_result()> step;  // an error: nothing is written; none: the record only
   volume_record record;
   std::optional<volume_record> previous;
   std::function<void(job_result&)> undo;

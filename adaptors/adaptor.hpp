@@ -66,6 +66,13 @@ public:
     return false;
   }
 
+  /// False when unmount() has nothing to do (the directory adaptor attaches nothing). With
+  /// quick() too, an Unmount then changes only the record: no WORKER runs for it, and the
+  /// backend's status is read again later, in the background.
+  virtual bool detaches() const {
+    return true;
+  }
+
   /// Where this adaptor keeps the data of volume `name` (files or directories). The core
   /// moves these to ROOT/quarantine/ instead of deleting them when a volume's record is
   /// unreadable, or when a Create finds data left behind by an earlier crash. Must not

@@ -25,6 +25,9 @@ public:
   bool quick() const override {
     return true;  // mkdir, chown and a look at one directory
   }
+  bool detaches() const override {
+    return false;  // nothing was attached
+  }
   std::vector<std::filesystem::path> data_paths(const std::string& name) const override;
 
   /// Where the data of volume `name` lives.

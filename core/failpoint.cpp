@@ -95,6 +95,11 @@ std::string configure_from_env() {
   return spec ? configure(spec) : std::string{};
 }
 
+bool set(const char* name) {
+  auto t = current.load(std::memory_order_acquire);
+  return t != nullptr && t->count(name) > 0;
+}
+
 std::string hit(const char* name) {
   auto t = current.load(std::memory_order_acquire);
   if (t == nullptr)

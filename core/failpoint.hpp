@@ -18,6 +18,9 @@ std::string configure(const std::string& spec);
 /// Reads ACTORVOL_FAILPOINTS once at start-up. Returns an error text, or "" on success.
 std::string configure_from_env();
 
+/// Whether the failpoint `name` is configured (whether or not it has hits left).
+bool set(const char* name);
+
 /// Runs the failpoint `name`: may sleep, abort, or return the text of an injected error
 /// (empty when the call should go on).
 std::string hit(const char* name);

@@ -153,6 +153,38 @@ TEST(Robustness, SlowMountsDoNotHoldUpOtherVolumesAndRunInOneWave) {
   EXPECT_EQ(after["Volume"]["Status"]["Mounts"], 1);
 }
 
+// A directory volume attaches nothing: a Mount of an ID more and every Unmount only write its
+// record, and are answered while the one WORKER is busy with another volume's slow Remove.
+TEST(Robustness, UsesOfAnAttachedDirectoryVolumeChangeWithoutAWorker) {
+  plugin p({"--workers", "1", "--max-workers", "1"},
+           {"ACTORVOL_FAILPOINTS=adaptor.remove=delay(4000)"});
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "v"}})), "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "s"}})), "");
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "v"}, {"ID", "a"}})), "");
+  auto slow = post_async(p.socket(), "/VolumeDriver.Remove", {{"Name", "s"}});
+  std::this_thread::sleep_for(500ms);  // the Remove holds the only WORKER for 4 s
+
+  auto m = p.call("/VolumeDriver.Mount", {{"Name", "v"}, {"ID", "b"}});
+  EXPECT_EQ(err_of(m), "");
+  EXPECT_EQ(m.json()["Mountpoint"], p.root() + "/volumes/v/_data");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "v"}, {"ID", "b"}})), "");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Unmount", {{"Name", "v"}, {"ID", "a"}})), "");
+  EXPECT_FALSE(ready(slow)) << "the changes of v waited for the WORKER";
+  auto get = p.call("/VolumeDriver.Get", {{"Name", "v"}}).json();
+  EXPECT_EQ(get["Volume"]["Status"]["Mounts"], 0);
+  EXPECT_EQ(get["Volume"]["Status"]["Backend"], "dir");
+  EXPECT_EQ(p.call("/VolumeDriver.Path", {{"Name", "v"}}).json()["Mountpoint"], "");
+  EXPECT_EQ(err_of(slow.get()), "");
+
+  // What was answered is durable: after a crash v has no use left, and mounts again.
+  p.stop(SIGKILL);
+  plugin again(p.root(), {}, {});
+  EXPECT_EQ(again.call("/VolumeDriver.Get", {{"Name", "v"}}).json()["Volume"]["Status"]["Mounts"],
+            0);
+  EXPECT_NE(err_of(again.call("/VolumeDriver.Unmount", {{"Name", "v"}, {"ID", "a"}})), "");
+  EXPECT_EQ(err_of(again.call("/VolumeDriver.Mount", {{"Name", "v"}, {"ID", "c"}})), "");
+}
+
 // -- 8. deadlines ---------------------------------------------------------------------------
 
 namespace {

@@ -37,6 +37,17 @@ TEST_F(Failpoint, PanicAborts) {
   EXPECT_DEATH(failpoint::hit("adaptor.remove"), "");
 }
 
+TEST_F(Failpoint, SetSaysWhichAreConfiguredEvenWithNoHitsLeft) {
+  EXPECT_FALSE(failpoint::set("adaptor.unmount"));
+  ASSERT_EQ(failpoint::configure("adaptor.unmount=1*error(EBUSY)"), "");
+  EXPECT_TRUE(failpoint::set("adaptor.unmount"));
+  EXPECT_FALSE(failpoint::set("adaptor.mount"));
+  EXPECT_EQ(failpoint::hit("adaptor.unmount"), "device or resource busy");
+  EXPECT_TRUE(failpoint::set("adaptor.unmount"));
+  ASSERT_EQ(failpoint::configure(""), "");
+  EXPECT_FALSE(failpoint::set("adaptor.unmount"));
+}
+
 TEST_F(Failpoint, BadSpecs) {
   EXPECT_NE(failpoint::configure("nothing"), "");
   EXPECT_NE(failpoint::configure("a=explode"), "");

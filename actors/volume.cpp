@@ -126,7 +126,8 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
     answer(self, seq, rp, reply(st));
   };
   if (a->quick()) {
-    // A change that attaches nothing and detaches nothing only writes the record.
+    // A change that attaches nothing and detaches nothing only writes the record (unless a
+    // test set the failpoint adaptor.unmount: see uses_need_step).
     if (!jobs::uses_need_step(*a, attach_first, detach_first))
       return run_staged(self, seq, {nullptr, next, st.record, nullptr}, done);
     return run_staged(

@@ -65,6 +65,10 @@ struct scenario {
   std::vector<fault> faults;
   bool shutdown = false;      // the REGISTRY (and WORKER) may be told to exit at any step
   std::set<std::string> slow; // random mode: jobs of these volumes run late (1 in 10)
+  // The adaptor is quick() and has nothing to detach, like the directory adaptor: a change's
+  // step runs on the WORKER, its record is handed over afterwards (staged), and a change of
+  // uses that attaches nothing only writes the record.
+  bool quick = false;
 };
 
 /// What one schedule left behind, for scenario-specific properties.

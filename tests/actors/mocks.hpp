@@ -33,6 +33,7 @@ public:
   std::map<std::string, vol> vols;
   std::vector<fault> faults;
   std::vector<std::string> violations;
+  bool quick_mode = false;  // scenario::quick: nothing is attached, as for a directory
 
   bool accepts(const volume_opts&) const override;
   caf::error validate(const volume_spec& v) const override;
@@ -41,6 +42,12 @@ public:
   caf::expected<std::string> mount(const volume_spec& v) override;
   caf::error unmount(const volume_spec& v) override;
   status_map status(const volume_spec&) override;
+  bool quick() const override {
+    return quick_mode;
+  }
+  bool detaches() const override {
+    return !quick_mode;
+  }
 
 private:
   caf::error injected(const std::string& name, const std::string& op);

@@ -162,6 +162,7 @@ private:
   ViewPtr view_ = std::make_shared<read_view>();  // List, Get and Path read it, as in the plugin
   worker_actor worker_;
   registry_actor registry_;
+  std::set<caf::actor_id> mapped_;  // the VOLUMEs the REGISTRY maps (last seen, once it is gone)
   std::map<std::string, int> groups_;
   std::map<caf::actor_id, caf::actor> known_;
   std::set<caf::actor_id> alive_;

@@ -17,12 +17,19 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 namespace actorvol {
+
+/// How long a request may take, queueing included (Docker's own limits by default).
+struct deadlines {
+  std::chrono::milliseconds long_ops{std::chrono::minutes(2)};   // Create, Mount
+  std::chrono::milliseconds short_ops{std::chrono::minutes(1)};  // the rest
+};
 
 /// What a VOLUME tells the REGISTRY after each answer it gives (and after each change of its
 /// own), for the retire handshake. (What Get and List answer it publishes to the read view.)

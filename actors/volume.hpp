@@ -23,12 +23,6 @@
 
 namespace actorvol {
 
-/// How long a request may take, queueing included.
-struct deadlines {
-  std::chrono::milliseconds long_ops{std::chrono::minutes(2)};   // Create, Mount
-  std::chrono::milliseconds short_ops{std::chrono::minutes(1)};  // the rest
-};
-
 /// What a VOLUME is given to work with. Tests hand it mocks.
 struct volume_deps {
   worker_actor worker;    // runs blocking jobs

@@ -97,15 +97,21 @@ void conclude(self_ptr self, uint64_t seq, const jobs::ticket& t, const done_fn&
 }
 
 // Runs `work` on a WORKER and hands its result to `then` (an error as the result's error).
+// An error that does not name the volume (an adaptor that threw, a WORKER gone) is given
+// its name.
 void on_worker(self_ptr self, std::function<job_result()> work,
                std::function<void(job_result)> then) {
   self->request(self->state.deps.worker, caf::infinite, atom::run::value, job{std::move(work)})
-    .then([then](job_result& r) { then(std::move(r)); },
-          [then](caf::error& err) {
-            job_result r;
-            r.error = std::move(err);
-            then(std::move(r));
-          });
+    .then(
+      [self, then](job_result& r) {
+        r.error = about_volume(std::move(r.error), self->state.record.name);
+        then(std::move(r));
+      },
+      [self, then](caf::error& err) {
+        job_result r;
+        r.error = about_volume(std::move(err), self->state.record.name);
+        then(std::move(r));
+      });
 }
 
 } // namespace

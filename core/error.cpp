@@ -34,6 +34,9 @@ std::string quoted(const std::string& s) {
 
 std::string render_ours(ec code, const std::string& vol, const std::string& detail) {
   auto v = "volume " + quoted(vol);
+  // What went wrong with `vol`, or with a request that names no volume (List, or an
+  // internal error that did not know it).
+  auto about = [&](const std::string& what) { return vol.empty() ? what : v + ": " + what; };
   switch (code) {
     case ec::none:
       return "";
@@ -61,17 +64,17 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
     case ec::unknown_mount_id:
       return v + " has no mount with id " + quoted(detail);
     case ec::backend_failed:
-      return v + ": " + detail;
+      return about(detail);
     case ec::state_write_failed:
-      return v + ": state write failed: " + detail;
+      return about("state write failed: " + detail);
     case ec::state_unusable:
       return "the state cannot be used: " + detail;
     case ec::timed_out:
-      return v + ": " + detail;
+      return about(detail);
     case ec::docker_failed:
       return "docker engine: " + detail;
     case ec::shutting_down:
-      return vol.empty() ? "actorvol is shutting down" : v + ": actorvol is shutting down";
+      return about("actorvol is shutting down");
   }
   return v + ": unknown error";
 }
@@ -88,6 +91,21 @@ std::string render_sec(const caf::error& err) {
 }
 
 } // namespace
+
+caf::error about_volume(caf::error err, const std::string& volume) {
+  if (!err || volume.empty())
+    return err;
+  if (err.category() == error_category) {
+    auto& ctx = err.context();
+    if (!ctx.match_elements<std::string, std::string>() || !ctx.get_as<std::string>(0).empty())
+      return err;
+    return make_error(static_cast<ec>(err.code()), volume, ctx.get_as<std::string>(1));
+  }
+  if (err.category() == caf::atom("system")
+      && static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
+    return make_error(ec::shutting_down, volume);
+  return make_error(ec::backend_failed, volume, render(err));
+}
 
 std::string render(const caf::error& err) {
   if (!err)

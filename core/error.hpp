@@ -59,6 +59,12 @@ inline bool operator!=(const caf::error& err, ec code) {
 /// code-specific part, e.g. the OS reason.
 caf::error make_error(ec code, std::string volume = {}, std::string detail = {});
 
+/// `err` as an error about `volume`: one of ours that names no volume is given it; one of
+/// CAF's becomes ours about `volume`: ec::shutting_down for an actor that is gone (only a
+/// stopping system loses its WORKERs or REGISTRY), else ec::backend_failed with its text.
+/// Any other, and no error, is returned as it is.
+caf::error about_volume(caf::error err, const std::string& volume);
+
 /// Renders any error (ours or CAF's) into the text of Docker's `Err` field.
 std::string render(const caf::error& err);
 

@@ -43,7 +43,7 @@ void schedule_sweep(self_ptr self) {
 }
 
 // Answers the requests whose limit has passed; their late answers find no one waiting.
-void sweep(self_ptr self, std::chrono::milliseconds limit) {
+void sweep(self_ptr self) {
   auto& st = self->state;
   st.sweeping = false;
   auto now = std::chrono::steady_clock::now();
@@ -53,7 +53,7 @@ void sweep(self_ptr self, std::chrono::milliseconds limit) {
       continue;
     }
     api_reply reply;
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(limit + 999ms).count();
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(i->second.limit + 999ms).count();
     reply.error = make_error(ec::timed_out, i->second.name,
                              "timed out: no answer within " + std::to_string(secs)
                                + " s (the state journal may be stuck)");
@@ -71,7 +71,7 @@ void forward(self_ptr self, const registry_actor& registry, std::chrono::millise
   auto& st = self->state;
   auto key = st.next++;
   st.waiting_for.emplace(key, net_state::waiting{req.name, respond,
-                                                 std::chrono::steady_clock::now() + limit});
+                                                 std::chrono::steady_clock::now() + limit, limit});
   schedule_sweep(self);
   // The answer goes to whoever still waits for it; a success that comes after the sweep
   // answered is undone like an undelivered one (the request travels with the answer's
@@ -94,16 +94,18 @@ void forward(self_ptr self, const registry_actor& registry, std::chrono::millise
         if (!deliver(std::move(reply)))
           undo(self, registry, req);
       },
-      [deliver](caf::error& err) {
+      [deliver, name = req.name](caf::error& err) {
         api_reply reply;
-        reply.error = std::move(err);
+        reply.error = about_volume(std::move(err), name);
         deliver(std::move(reply));
       });
 }
 
 // Hands one request to the REGISTRY as its typed message; `respond` gets the answer.
 void handle(self_ptr self, const registry_actor& registry, const std::string& scope,
-            std::chrono::milliseconds limit, api_request& req, const api_responder& respond) {
+            const deadlines& limits, api_request& req, const api_responder& respond) {
+  auto limit = req.ep == endpoint::create || req.ep == endpoint::mount ? limits.long_ops
+                                                                        : limits.short_ops;
   void (*nothing)(api_reply&, atom::ok&) = [](api_reply&, atom::ok&) {};
   void (*mountpoint)(api_reply&, std::string&) = [](api_reply& r, std::string& mp) {
     r.mountpoint = std::move(mp);
@@ -154,13 +156,13 @@ void handle(self_ptr self, const registry_actor& registry, const std::string& sc
 } // namespace
 
 net_actor::behavior_type net_actor_behavior(self_ptr self, registry_actor registry,
-                                            std::string scope, std::chrono::milliseconds limit) {
+                                            std::string scope, deadlines limits) {
   return {
-    [self, registry, scope, limit](atom::handle, api_request& req, api_responder& respond) {
-      handle(self, registry, scope, limit, req, respond);
+    [self, registry, scope, limits](atom::handle, api_request& req, api_responder& respond) {
+      handle(self, registry, scope, limits, req, respond);
     },
     [self, registry](atom::undo, api_request& req) { undo(self, registry, req); },
-    [self, limit](atom::timeout) { sweep(self, limit); },
+    [self](atom::timeout) { sweep(self); },
   };
 }
 

@@ -33,6 +33,7 @@ struct net_state {
     std::string name;  // the volume, for the timeout's text
     api_responder respond;
     std::chrono::steady_clock::time_point due;
+    std::chrono::milliseconds limit;  // the one it was given, for the timeout's text
   };
   uint64_t next = 0;
   std::unordered_map<uint64_t, waiting> waiting_for;
@@ -40,12 +41,13 @@ struct net_state {
   static inline const char* name = "net";
 };
 
-/// The NET actor's behaviour. `limit` bounds every request to the REGISTRY: the VOLUMEs answer
-/// within their own deadlines, so this is only a safety net (a state write that hangs while
-/// committing); a Mount that succeeds after its client heard the timeout is undone.
-/// `scope` is what Capabilities reports.
+/// The NET actor's behaviour. `limits` bound each request to the REGISTRY (Create and Mount
+/// by the long one, the rest by the short one): the VOLUMEs answer within their own
+/// deadlines, so this is only a safety net (a state write that hangs while committing); a
+/// Mount that succeeds after its client heard the timeout is undone. `scope` is what
+/// Capabilities reports.
 net_actor::behavior_type net_actor_behavior(net_actor::stateful_pointer<net_state> self,
                                             registry_actor registry, std::string scope,
-                                            std::chrono::milliseconds limit);
+                                            deadlines limits);
 
 } // namespace actorvol::net

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
 
 namespace actorvol {
@@ -64,12 +66,13 @@ std::string usage_text() {
 
 namespace {
 
-bool to_long(const std::string& text, long min, long& out) {
+bool to_long(const std::string& text, long min, long max, long& out) {
   if (text.empty())
     return false;
   char* end = nullptr;
+  errno = 0;
   auto v = std::strtol(text.c_str(), &end, 10);
-  if (*end != '\0' || v < min)
+  if (*end != '\0' || errno == ERANGE || v < min || v > max)
     return false;
   out = v;
   return true;
@@ -131,11 +134,16 @@ std::vector<option> options() {
       return "";
     };
   };
-  auto number = [](long config::*field, long min) {
-    return [field, min](config& c, const std::string& v) -> std::string {
-      return to_long(v, min, c.*field) ? "" : "must be a whole number >= " + std::to_string(min);
+  auto number = [](long config::*field, long min, long max = LONG_MAX) {
+    return [field, min, max](config& c, const std::string& v) -> std::string {
+      if (to_long(v, min, max, c.*field))
+        return "";
+      return "must be a whole number >= " + std::to_string(min)
+             + (max < LONG_MAX ? " and <= " + std::to_string(max) : "");
     };
   };
+  // Seconds: a year at most, far from where a deadline's time point would overflow.
+  auto seconds = [number](long config::*field, long min) { return number(field, min, 31536000); };
   return {
     {"--socket", "ACTORVOL_SOCKET", text(&config::socket)},
     {"--root", "ACTORVOL_ROOT", text(&config::root)},
@@ -155,16 +163,16 @@ std::vector<option> options() {
      }},
     {"--docker-socket", "ACTORVOL_DOCKER_SOCKET", text(&config::docker_socket)},
     {"--reconcile-interval", "ACTORVOL_RECONCILE_INTERVAL",
-     number(&config::reconcile_interval, 1)},
-    {"--reconcile-grace", "ACTORVOL_RECONCILE_GRACE", number(&config::reconcile_grace, 0)},
+     seconds(&config::reconcile_interval, 1)},
+    {"--reconcile-grace", "ACTORVOL_RECONCILE_GRACE", seconds(&config::reconcile_grace, 0)},
     {"--workers", "ACTORVOL_WORKERS", number(&config::workers, 1)},
     {"--max-workers", "ACTORVOL_MAX_WORKERS", number(&config::max_workers, 1)},
-    {"--mount-timeout", "ACTORVOL_MOUNT_TIMEOUT", number(&config::mount_timeout, 1)},
-    {"--op-timeout", "ACTORVOL_OP_TIMEOUT", number(&config::op_timeout, 1)},
+    {"--mount-timeout", "ACTORVOL_MOUNT_TIMEOUT", seconds(&config::mount_timeout, 1)},
+    {"--op-timeout", "ACTORVOL_OP_TIMEOUT", seconds(&config::op_timeout, 1)},
     {"--host-root", "ACTORVOL_HOST_ROOT", text(&config::host_root)},
     {"--secrets-dir", "ACTORVOL_SECRETS_DIR", text(&config::secrets_dir)},
     {"--max-connections", "ACTORVOL_MAX_CONNECTIONS", number(&config::max_connections, 1)},
-    {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", number(&config::idle_timeout, 1)},
+    {"--idle-timeout", "ACTORVOL_IDLE_TIMEOUT", seconds(&config::idle_timeout, 1)},
     {"--listen", "ACTORVOL_LISTEN",
      [](config& c, const std::string& v) -> std::string {
        if (v.rfind("tcp://", 0) == 0 && v.size() > 6) {

@@ -270,8 +270,10 @@ int serve(const config& cfg, caf::actor_system& sys) {
                                 {"root", actors.root().string()},
                                 {"volumes", std::to_string(*recovered)},
                                 {"version", ACTORVOL_VERSION}});
+  // 30 s past the VOLUMEs' own deadlines: those answer first unless a state write hangs.
   door = sys.spawn(net::net_actor_behavior, actors.registry(), cfg.scope,
-                   std::chrono::seconds(cfg.mount_timeout + 30));
+                   deadlines{std::chrono::seconds(cfg.mount_timeout + 30),
+                             std::chrono::seconds(cfg.op_timeout + 30)});
   server->run();
   if (metrics_endpoint)
     metrics_endpoint->run();

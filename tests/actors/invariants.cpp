@@ -16,10 +16,11 @@ std::vector<std::string> world::check_step() {
     if (n > 1)
       v.push_back("volume \"" + name + "\" has " + std::to_string(n)
                   + " blocking jobs in flight at once (its VOLUME does not serialize)");
-  // Count the VOLUMEs the REGISTRY maps: one it retired (an idle volume, now asleep) may
-  // still be alive, told to exit, when a change wakes a new one for the same volume. Once
-  // the REGISTRY is gone (shutdown), the map it last had tells them apart. One alive but
-  // not mapped at the end is caught by check_registry as orphaned.
+  // Count every VOLUME but those the REGISTRY retired: an idle volume's, now asleep, may still
+  // be alive, told to exit, when a change wakes a new one for the same volume. Retired means
+  // not in the REGISTRY's map (once it is gone, at shutdown: the map it last had) and idle;
+  // a VOLUME outside the map with work of its own is counted, so a second one at work on the
+  // same volume is caught.
   auto* reg = registry();
   if (reg) {
     mapped_.clear();
@@ -31,8 +32,8 @@ std::vector<std::string> world::check_step() {
   for (auto* vol : volumes()) {
     auto& st = vol->state;
     auto name = st.record.name;
-    if (mapped_.count(vol->id()) == 0)
-      continue;  // retired (asleep or removed), or not yet known to the REGISTRY's map
+    if (mapped_.count(vol->id()) == 0 && !st.busy() && st.queue.empty() && !st.writing)
+      continue;  // retired: asleep or removed
     if (st.exists)
       ++existing[name];
     // Mid-transition (a job in flight, or its answer not yet handled) is not checked.

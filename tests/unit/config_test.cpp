@@ -62,6 +62,9 @@ TEST(Config, BadInputIsAUsageError) {
                                                          {"--reconcile-interval", "0"},
                                                          {"--reconcile-grace", "-1"},
                                                          {"--workers", "x"},
+                                                         {"--workers", "99999999999999999999"},
+                                                         {"--op-timeout", "10000000000"},
+                                                         {"--mount-timeout", "31536001"},
                                                          {"positional"}})
     EXPECT_TRUE(std::holds_alternative<usage_error>(parse(args))) << args[0];
   auto bad_env = parse({}, {{"ACTORVOL_SCOPE", "planet"}});

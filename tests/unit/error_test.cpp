@@ -20,6 +20,30 @@ TEST(ErrorRender, DockerStyleMessages) {
             "volume \"db\": mount failed: device or resource busy");
 }
 
+TEST(ErrorRender, AFailureOfNoVolumeNamesNone) {
+  // A List that timed out, or an internal error that did not know the volume.
+  EXPECT_EQ(render(make_error(ec::timed_out, "", "timed out: no answer within 60 s")),
+            "timed out: no answer within 60 s");
+  EXPECT_EQ(render(make_error(ec::backend_failed, "", "internal error")), "internal error");
+  EXPECT_EQ(render(make_error(ec::state_write_failed, "", os_reason(EIO))),
+            "state write failed: input/output error");
+  EXPECT_EQ(render(make_error(ec::shutting_down, "")), "actorvol is shutting down");
+  EXPECT_EQ(render(make_error(ec::timed_out, "v", "timed out")), "volume \"v\": timed out");
+}
+
+TEST(ErrorRender, AnErrorIsMadeAboutAVolumeOnlyWhereItNamesNone) {
+  EXPECT_EQ(render(about_volume(make_error(ec::backend_failed, "", "internal error: boom"), "v")),
+            "volume \"v\": internal error: boom");
+  EXPECT_EQ(render(about_volume(caf::make_error(caf::sec::request_receiver_down), "v")),
+            "volume \"v\": actorvol is shutting down");
+  EXPECT_EQ(render(about_volume(caf::make_error(caf::sec::request_timeout), "v")),
+            "volume \"v\": internal request timed out");
+  EXPECT_EQ(render(about_volume(make_error(ec::in_use, "w", "1"), "v")),
+            "volume \"w\" is in use: 1 active mount(s)");
+  EXPECT_FALSE(about_volume(caf::error{}, "v"));
+  EXPECT_EQ(render(about_volume(make_error(ec::timed_out, "", "timed out"), "")), "timed out");
+}
+
 TEST(ErrorRender, EveryCodeIsLowerCaseWithoutFinalPeriod) {
   for (int c = 1; c <= static_cast<int>(ec::shutting_down); ++c) {
     auto text = render(make_error(static_cast<ec>(c), "v", "detail"));

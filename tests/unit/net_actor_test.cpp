@@ -35,6 +35,7 @@ struct seen {
 
 struct slow_registry_state {
   caf::typed_response_promise<std::string> held;  // the Mount it holds back
+  std::vector<caf::typed_response_promise<atom::ok>> held_changes;  // Creates, Removes: never answered
   static inline const char* name = "slow_registry";
 };
 
@@ -43,7 +44,11 @@ registry_actor::behavior_type
 slow_registry(registry_actor::stateful_pointer<slow_registry_state> self, seen* log) {
   auto nope = [](auto&&...) -> caf::error { return make_error(ec::no_such_volume, "x"); };
   return {
-    [nope](atom::create, std::string&, volume_opts&) -> caf::result<atom::ok> { return nope(); },
+    [self, log](atom::create, std::string& name, volume_opts&) -> caf::result<atom::ok> {
+      log->add("create " + name);
+      self->state.held_changes.push_back(self->make_response_promise<atom::ok>());
+      return self->state.held_changes.back();
+    },
     [self, log](atom::mount, std::string& name, std::string& id) -> caf::result<std::string> {
       log->add("mount " + name + " " + id);
       self->state.held = self->make_response_promise<std::string>();
@@ -53,7 +58,11 @@ slow_registry(registry_actor::stateful_pointer<slow_registry_state> self, seen* 
       log->add("unmount " + name + " " + id);
       return atom::ok::value;
     },
-    [nope](atom::remove, std::string&) -> caf::result<atom::ok> { return nope(); },
+    [self, log](atom::remove, std::string& name) -> caf::result<atom::ok> {
+      log->add("remove " + name);
+      self->state.held_changes.push_back(self->make_response_promise<atom::ok>());
+      return self->state.held_changes.back();
+    },
     [nope](atom::get, std::string&) -> caf::result<volume_info> { return nope(); },
     [nope](atom::path, std::string&) -> caf::result<std::string> { return nope(); },
     [nope](atom::list) -> caf::result<view_listing> { return nope(); },
@@ -80,8 +89,10 @@ void mount_v(const net_actor& door, api_responder respond) {
 // A NET actor in front of the slow registry; both stop with the test.
 class NetActor : public ::testing::Test {
 protected:
-  net_actor door_with(std::chrono::milliseconds limit) {
-    door = sys.spawn(net_actor_behavior, registry, std::string{"local"}, limit);
+  net_actor door_with(std::chrono::milliseconds long_ops,
+                      std::chrono::milliseconds short_ops) {
+    door = sys.spawn(net_actor_behavior, registry, std::string{"local"},
+                     deadlines{long_ops, short_ops});
     return door;
   }
   ~NetActor() override {
@@ -98,7 +109,7 @@ protected:
 } // namespace
 
 TEST_F(NetActor, ARequestPastTheLimitIsAnsweredAndALateMountIsUndone) {
-  auto door = door_with(200ms);
+  auto door = door_with(200ms, 200ms);
 
   std::promise<api_reply> answered;
   auto started = std::chrono::steady_clock::now();
@@ -121,7 +132,7 @@ TEST_F(NetActor, ARequestPastTheLimitIsAnsweredAndALateMountIsUndone) {
 
 // Answers that come in time go to their client once, and nothing is undone.
 TEST_F(NetActor, AnAnswerInTimeIsDeliveredOnceAndNothingIsUndone) {
-  auto door = door_with(3000ms);
+  auto door = door_with(3000ms, 3000ms);
   std::mutex mu;
   std::vector<api_reply> replies;
   mount_v(door, [&](api_reply r) {
@@ -138,4 +149,36 @@ TEST_F(NetActor, AnAnswerInTimeIsDeliveredOnceAndNothingIsUndone) {
   EXPECT_FALSE(replies[0].error) << render(replies[0].error);
   EXPECT_EQ(replies[0].mountpoint, "/mnt/v");
   EXPECT_EQ(log.all(), (std::vector<std::string>{"mount v c1"}));
+}
+
+// Create and Mount wait for the long limit, the rest for the short one.
+TEST_F(NetActor, EachRequestIsAnsweredAtTheLimitOfItsKind) {
+  auto door = door_with(30s, 200ms);
+  std::promise<api_reply> mount_answer, remove_answer, create_answer;
+  mount_v(door, [&](api_reply r) { mount_answer.set_value(std::move(r)); });
+  api_request rm;
+  rm.ep = endpoint::remove;
+  rm.name = "w";
+  caf::anon_send(door, atom::handle::value, std::move(rm),
+                 api_responder{[&](api_reply r) { remove_answer.set_value(std::move(r)); }});
+  api_request mk;
+  mk.ep = endpoint::create;
+  mk.name = "x";
+  caf::anon_send(door, atom::handle::value, std::move(mk),
+                 api_responder{[&](api_reply r) { create_answer.set_value(std::move(r)); }});
+  auto removed = remove_answer.get_future();
+  ASSERT_EQ(removed.wait_for(10s), std::future_status::ready) << "no answer past the limit";
+  EXPECT_EQ(render(removed.get().error), "volume \"w\": timed out: no answer within 1 s (the "
+                                         "state journal may be stuck)");
+  auto mounted = mount_answer.get_future();
+  auto created = create_answer.get_future();
+  EXPECT_EQ(mounted.wait_for(1500ms), std::future_status::timeout)
+    << "the Mount was answered at the short limit";
+  EXPECT_EQ(created.wait_for(0s), std::future_status::timeout)
+    << "the Create was answered at the short limit";
+  caf::anon_send(registry, atom::timeout::value);  // the Mount succeeds, within its limit
+  ASSERT_EQ(mounted.wait_for(10s), std::future_status::ready);
+  auto reply = mounted.get();
+  EXPECT_FALSE(reply.error) << render(reply.error);
+  EXPECT_EQ(reply.mountpoint, "/mnt/v");
 }

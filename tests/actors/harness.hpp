@@ -51,7 +51,8 @@ request path(std::string volume);
 request list();
 
 /// Makes the mock adaptor fail the `nth` (1-based) call of `op` ("create", "mount",
-/// "unmount", "remove") on `volume`.
+/// "unmount", "remove") on `volume`; or the state store the nth "write" or "erase" of its
+/// record.
 struct fault {
   std::string volume;
   std::string op;

@@ -278,9 +278,36 @@ scenario larger_mix(std::string name, std::vector<fault> faults, bool quick) {
 
 } // namespace
 
+// A failed state write undoes the step that came before it (a Mount's attach), or, for a
+// change that only writes the record, leaves the volume as it was.
+TEST(Races, FailedStateWritesOnAQuickAdaptor) {
+  scenario sc{"quick_failed_writes",
+              {create("v")},
+              {{mount("v", "a"), unmount("v", "a")}, {mount("v", "b")}},
+              {{"v", "write", 2}, {"v", "write", 4}},
+              false,
+              {},
+              true};
+  bool a_failed = false, b_failed = false;
+  options opt;
+  opt.observe = [&](const run_record& r) {
+    for (auto& op : r.history) {
+      if (op.kind == op_kind::mount && op.id == "a" && op.err == err_kind::backend)
+        a_failed = true;
+      if (op.kind == op_kind::mount && op.id == "b" && op.err == err_kind::backend)
+        b_failed = true;
+    }
+  };
+  all(sc, opt);
+  EXPECT_TRUE(a_failed);  // some schedule fails the write of Mount a
+  EXPECT_TRUE(b_failed);  // and some the write of Mount b
+}
+
 TEST(Races, RandomSchedulesOfALargerMixOnAQuickAdaptor) {
   // A quick adaptor detaches only in a Remove: the second fault fails the Remove of x.
-  random(larger_mix("mixed_three_volumes_quick", {{"x", "mount", 1}, {"x", "unmount", 1}}, true),
+  random(larger_mix("mixed_three_volumes_quick",
+                    {{"x", "mount", 1}, {"x", "unmount", 1}, {"v", "write", 3}, {"w", "erase", 1}},
+                    true),
          1000);
 }
 

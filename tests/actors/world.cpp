@@ -11,20 +11,27 @@ namespace actorvol::harness::detail {
 
 namespace {
 
-// The journal, with write_async writing at once on the caller's thread: the outcome of a
-// staged change then reaches its VOLUME as a message the test scheduler delivers, not from
-// the journal's committer thread at a moment no schedule chose.
-class written_at_once : public state_store {
+// The journal as the harness uses it: write_async writes at once on the caller's thread (the
+// outcome of a staged change then reaches its VOLUME as a message the test scheduler
+// delivers, not from the journal's committer thread at a moment no schedule chose), and the
+// scenario's "write" and "erase" faults fail the nth write or erase of a volume's record,
+// which then stays as it was.
+class harness_store : public state_store {
 public:
-  explicit written_at_once(StorePtr journal) : journal_(std::move(journal)) {
+  harness_store(StorePtr journal, std::vector<fault> faults)
+    : journal_(std::move(journal)), faults_(std::move(faults)) {
   }
   caf::error init() override {
     return journal_->init();
   }
   caf::error write(const volume_record& r, const volume_record* previous) override {
+    if (auto err = injected(r.name, "write"))
+      return err;
     return journal_->write(r, previous);
   }
   caf::error erase(const std::string& name) override {
+    if (auto err = injected(name, "erase"))
+      return err;
     return journal_->erase(name);
   }
   caf::error load_each(size_t part, const take_fn& take, unsigned threads) override {
@@ -32,7 +39,17 @@ public:
   }
 
 private:
+  caf::error injected(const std::string& name, const std::string& op) {
+    int n = ++calls_[name + " " + op];
+    for (auto& f : faults_)
+      if (f.volume == name && f.op == op && f.nth == n)
+        return make_error(ec::state_write_failed, name, "injected fault");
+    return caf::none;
+  }
+
   StorePtr journal_;
+  std::vector<fault> faults_;
+  std::map<std::string, int> calls_;
 };
 
 } // namespace
@@ -74,9 +91,8 @@ world::world(const scenario& sc) : sc_(sc) {
   adaptor_->quick_mode = sc.quick;
   auto cat = std::make_shared<catalog>();
   cat->add(adaptor_);
-  store_ = std::make_shared<journal_store>(dir_.path() / "state");
-  if (sc.quick)
-    store_ = std::make_shared<written_at_once>(store_);
+  store_ = std::make_shared<harness_store>(
+    std::make_shared<journal_store>(dir_.path() / "state"), sc.faults);
   if (auto err = store_->init())
     throw std::runtime_error("state journal: " + render(err));
   worker_ = sys_->spawn(mock_worker, this);

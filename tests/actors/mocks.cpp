@@ -88,11 +88,17 @@ status_map mock_adaptor::status(const volume_spec&) {
   return {{"backend", "mock"}};
 }
 
-caf::error mock_adaptor::injected(const std::string& name, const std::string& op) {
-  int n = ++vols[name].calls[op];
+bool faulted(const std::vector<fault>& faults, const std::string& volume, const std::string& op,
+             int nth) {
   for (auto& f : faults)
-    if (f.volume == name && f.op == op && f.nth == n)
-      return make_error(ec::backend_failed, name, op + " failed: injected fault");
+    if (f.volume == volume && f.op == op && f.nth == nth)
+      return true;
+  return false;
+}
+
+caf::error mock_adaptor::injected(const std::string& name, const std::string& op) {
+  if (faulted(faults, name, op, ++vols[name].calls[op]))
+    return make_error(ec::backend_failed, name, op + " failed: injected fault");
   return caf::none;
 }
 

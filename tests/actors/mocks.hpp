@@ -20,6 +20,10 @@ class world;
 /// Where the mock adaptor "mounts" volume `name`.
 std::string mock_mountpoint(const std::string& name);
 
+/// Whether `faults` fail the `nth` call of `op` on `volume` (the adaptor's and the store's).
+bool faulted(const std::vector<fault>& faults, const std::string& volume, const std::string& op,
+             int nth);
+
 // -- the mock adaptor --------------------------------------------------------------------
 
 class mock_adaptor : public adaptor {

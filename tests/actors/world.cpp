@@ -40,10 +40,8 @@ public:
 
 private:
   caf::error injected(const std::string& name, const std::string& op) {
-    int n = ++calls_[name + " " + op];
-    for (auto& f : faults_)
-      if (f.volume == name && f.op == op && f.nth == n)
-        return make_error(ec::state_write_failed, name, "injected fault");
+    if (faulted(faults_, name, op, ++calls_[name + " " + op]))
+      return make_error(ec::state_write_failed, name, "injected fault");
     return caf::none;
   }
 

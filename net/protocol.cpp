@@ -30,21 +30,6 @@ caf::error read_string(const json& j, const char* key, std::string& out) {
   return caf::none;
 }
 
-json info_json(const volume_info& info) {
-  json v;
-  v["Name"] = info.name;
-  if (!info.mountpoint.empty())
-    v["Mountpoint"] = info.mountpoint;
-  if (!info.created_at.empty())
-    v["CreatedAt"] = info.created_at;
-  json status = json::object();
-  for (auto& [k, val] : info.status)
-    status[k] = val;
-  status["Mounts"] = info.mounts;
-  v["Status"] = std::move(status);
-  return v;
-}
-
 // Appends `text` as a JSON string. Plain ASCII (what names, timestamps and paths nearly
 // always are) is copied as it is; other ASCII is escaped here; text with any other byte goes
 // through the JSON library (which replaces invalid UTF-8), so the two never differ.
@@ -86,6 +71,23 @@ void append_string(std::string& out, const std::string& text) {
   out += '"';
 }
 
+// The fields List and Get both give a volume, in the JSON library's key order: CreatedAt and
+// Mountpoint when set, then Name.
+void append_names(std::string& out, const volume_info& info) {
+  if (!info.created_at.empty()) {
+    out += "\"CreatedAt\":";
+    append_string(out, info.created_at);
+    out += ',';
+  }
+  if (!info.mountpoint.empty()) {
+    out += "\"Mountpoint\":";
+    append_string(out, info.mountpoint);
+    out += ',';
+  }
+  out += "\"Name\":";
+  append_string(out, info.name);
+}
+
 // List's answer, rendered by hand: at 100,000 volumes a tree of JSON values would cost more
 // than everything else a List does. The same text the JSON library makes (keys in order).
 std::string render_entries(const std::vector<read_view::entry_ptr>& listed) {
@@ -97,18 +99,7 @@ std::string render_entries(const std::vector<read_view::entry_ptr>& listed) {
     auto& info = e->info;
     out += first ? "{" : ",{";
     first = false;
-    if (!info.created_at.empty()) {
-      out += "\"CreatedAt\":";
-      append_string(out, info.created_at);
-      out += ',';
-    }
-    if (!info.mountpoint.empty()) {
-      out += "\"Mountpoint\":";
-      append_string(out, info.mountpoint);
-      out += ',';
-    }
-    out += "\"Name\":";
-    append_string(out, info.name);
+    append_names(out, info);
     out += '}';
   }
   out += "]}";
@@ -122,6 +113,38 @@ std::string render_list(const view_listing& listed) {
   std::call_once(listed->rendered_once,
                  [&] { listed->rendered = render_entries(listed->entries); });
   return listed->rendered;
+}
+
+// A volume as Get answers it: keys in the JSON library's order (byte order), Status's
+// entries with "Mounts" in its place among them (it wins over an entry of that name).
+void append_info(std::string& out, const volume_info& info) {
+  out += '{';
+  append_names(out, info);
+  out += ",\"Status\":{";
+  static const std::string mounts_key = "Mounts";
+  bool first = true;
+  bool mounts_done = false;
+  auto mounts = [&] {
+    out += first ? "\"Mounts\":" : ",\"Mounts\":";
+    out += std::to_string(info.mounts);
+    first = false;
+    mounts_done = true;
+  };
+  for (auto& [k, v] : info.status) {
+    if (!mounts_done && k >= mounts_key)
+      mounts();
+    if (k == mounts_key)
+      continue;
+    if (!first)
+      out += ',';
+    first = false;
+    append_string(out, k);
+    out += ':';
+    append_string(out, v);
+  }
+  if (!mounts_done)
+    mounts();
+  out += "}}";
 }
 
 } // namespace
@@ -191,39 +214,47 @@ unsigned status_of(const caf::error& err) {
   }
 }
 
+// Answers are rendered by hand, like List's: the text the JSON library makes (the tests
+// compare), without building a tree of JSON values for each Get.
 answer render_error(const caf::error& err) {
-  json j;
-  j["Err"] = render(err);
-  return {status_of(err), dump(j)};
+  std::string out = "{\"Err\":";
+  append_string(out, render(err));
+  out += '}';
+  return {status_of(err), std::move(out)};
 }
 
 answer render_reply(endpoint ep, const api_reply& reply) {
   if (reply.error)
     return render_error(reply.error);
-  json j;
+  std::string out;
   switch (ep) {
     case endpoint::activate:
-      j["Implements"] = json::array({"VolumeDriver"});
-      return {200, dump(j)};
+      return {200, R"({"Implements":["VolumeDriver"]})"};
     case endpoint::capabilities:
-      j["Capabilities"] = {{"Scope", reply.scope}};
-      return {200, dump(j)};
+      out = "{\"Capabilities\":{\"Scope\":";
+      append_string(out, reply.scope);
+      out += "}}";
+      return {200, std::move(out)};
     case endpoint::get:
-      j["Volume"] = info_json(reply.volume);
-      break;
+      out.reserve(192);
+      out = "{\"Err\":\"\",\"Volume\":";
+      append_info(out, reply.volume);
+      out += '}';
+      return {200, std::move(out)};
     case endpoint::list:
       return {200, render_list(reply.volumes)};
     case endpoint::mount:
     case endpoint::path:
-      j["Mountpoint"] = reply.mountpoint;
-      break;
+      out = "{\"Err\":\"\",\"Mountpoint\":";
+      append_string(out, reply.mountpoint);
+      out += '}';
+      return {200, std::move(out)};
     case endpoint::create:
     case endpoint::unmount:
     case endpoint::remove:
       break;
   }
-  j["Err"] = "";
-  return {200, dump(j)};
+  return {200, R"({"Err":""})"};
 }
 
 } // namespace actorvol::net

@@ -120,12 +120,18 @@ private:
   void on_acceptable(boost::system::error_code ec);
   bool accept_one();
   std::shared_ptr<connection_base> eviction_candidate();
+  template <class F>
+  void each_session(F f);  // f(shared_ptr&) for each open connection; forgets ended ones
+  void schedule_expiry();
+  void expire_overdue();
 
   boost::asio::io_context& ioc_;
   server_options opts_;
   request_handler handler_;
   boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   boost::asio::steady_timer retry_;
+  boost::asio::steady_timer expiry_;  // once a second: closes overdue connections
+  bool expiring_ = false;             // expiry_ is armed
   std::list<std::weak_ptr<connection_base>> sessions_;
   std::string where_;
   int family_ = AF_UNIX;  // of the listening socket: the sessions' transport follows it

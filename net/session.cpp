@@ -88,9 +88,9 @@ void session<Stream>::start() {
   if constexpr (std::is_same_v<Stream, tls_stream>) {
     // The handshake first (a client certificate is checked here, when one is required); it
     // counts as waiting for a request, so a client that stalls in it can be evicted.
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
     reading_ = true;
     since_ = clock::now();
+    deadline_ = since_ + std::chrono::seconds(10);
     stream_.async_handshake(asio::ssl::stream_base::server,
                             [self = this->shared_from_this()](beast::error_code io_err) {
                               self->reading_ = false;
@@ -133,13 +133,21 @@ void session<Stream>::evict() {
 }
 
 template <class Stream>
+void session<Stream>::expire(clock::time_point now) {
+  if (ended_ || deadline_ > now)
+    return;
+  deadline_ = clock::time_point::max();
+  close();  // the pending read, write or handshake ends with an error, and so does this
+}
+
+template <class Stream>
 void session<Stream>::do_read() {
   parser_.emplace();
   parser_->body_limit(opts_.body_limit);
   parser_->header_limit(static_cast<std::uint32_t>(opts_.header_limit));
-  beast::get_lowest_layer(stream_).expires_after(opts_.idle_timeout);
   reading_ = true;
   since_ = clock::now();
+  deadline_ = since_ + opts_.idle_timeout;
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&session<Stream>::on_read, this->shared_from_this()));
   owner_->on_session_idle();
@@ -182,7 +190,7 @@ void session<Stream>::handle(http::request<http::string_body> req) {
   started_ = clock::now();
   target_ = std::string(req.target());
   reads_only_ = false;
-  beast::get_lowest_layer(stream_).expires_never();
+  deadline_ = clock::time_point::max();
   auto parsed = decode_request(req.method_string(), target_, req.body());
   if (!parsed) {
     ep_ = route(target_);  // for the metrics: a known path with a bad body, or none
@@ -234,7 +242,7 @@ void session<Stream>::respond(answer a, const caf::error& err) {
   bool keep = keep_alive_ && !stopping_;
   frame(head_, a.status, version_, keep, a.body.size());
   body_ = std::move(a.body);
-  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+  deadline_ = clock::now() + std::chrono::seconds(30);
   std::array<asio::const_buffer, 2> both{asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(stream_, both,
                     [self = this->shared_from_this(), keep](beast::error_code io_err, size_t) {

@@ -43,6 +43,11 @@ public:
 
   /// Closes the connection now to make room for a new one; its place is free at once.
   virtual void evict() = 0;
+
+  /// Closes the connection if what it waits for is overdue at `now`: the next request (the
+  /// idle timeout), the client reading an answer (30 s), a TLS handshake (10 s). A request
+  /// with the actors has no deadline here (the NET actor answers it at its limit).
+  virtual void expire(clock::time_point now) = 0;
 };
 
 /// The transports a session runs over: the plugin socket, plain TCP (loopback only), TLS.
@@ -61,6 +66,7 @@ public:
   bool evictable() const override;
   std::pair<bool, clock::time_point> eviction_rank() const override;
   void evict() override;
+  void expire(clock::time_point now) override;
 
 private:
   void do_read();
@@ -76,6 +82,7 @@ private:
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<listener> owner_;
   const server_options& opts_;
+  clock::time_point deadline_ = clock::time_point::max();  // see expire()
   std::optional<api_request> in_flight_;  // the request with the actors
   std::optional<api_request> undo_;       // reported when its success cannot be written
   bool reading_ = false;                  // waiting for a request

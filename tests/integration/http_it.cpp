@@ -205,3 +205,18 @@ TEST(HttpLimits, IdleConnectionsAreClosed) {
   EXPECT_TRUE(c.closed_by_peer(5000));
   EXPECT_EQ(p.call("/Plugin.Activate").status, 200);
 }
+
+// The idle timeout counts from the start of a request: a client that trickles one byte at a
+// time is closed when it passes, however often its bytes arrive (slowloris).
+TEST(HttpLimits, ARequestTrickledInIsClosedAtTheIdleTimeout) {
+  plugin p({"--idle-timeout", "1"});
+  connection c(p.socket());
+  std::string head = "POST /VolumeDriver.List HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  bool closed = false;
+  for (int i = 0; i < 40 && !closed; ++i) {  // one byte every 100 ms, for at most 4 s
+    c.send_raw(i < static_cast<int>(head.size()) ? head.substr(i, 1) : "a");
+    closed = c.closed_by_peer(100);
+  }
+  EXPECT_TRUE(closed) << "a request trickled in was still open after 4 s";
+  EXPECT_EQ(p.call("/Plugin.Activate").status, 200);
+}

@@ -59,6 +59,12 @@ if curl -s --max-time 5 -X POST -d '{}' "http://127.0.0.1:$port/Plugin.Activate"
   fail "plain HTTP was served on the TLS port"
 fi
 grep -q 'event=tls-handshake' "$log" || fail "refused handshakes are not logged"
+# A client that connects and never starts its handshake is closed after 10 s (and not kept
+# open by anything else: the connection's deadline is what closes it).
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+rc=0; timeout 20 cat <&3 >/dev/null || rc=$?
+exec 3<&-
+[ "$rc" = 0 ] || fail "a connection that never started its handshake was still open after 20 s"
 # Still serving after the refusals.
 [ "$(call VolumeDriver.Remove '{"Name":"t1"}' "${mtls[@]}")" = '{"Err":""}' ] || fail "Remove"
 stop

@@ -132,6 +132,56 @@ TEST(Protocol, ListRendersLikeTheJsonLibrary) {
             want.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+// Every other answer is rendered by hand too: byte for byte what the JSON library makes from
+// the same values (keys in its order, its escapes, invalid UTF-8 replaced), for strings of
+// every kind of character and for backend Status entries on either side of "Mounts".
+TEST(Protocol, EveryAnswerRendersLikeTheJsonLibrary) {
+  auto lib = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  std::string nasty = "q\"b\\s/\b\f\n\r\t";
+  for (char c = 1; c < 0x20; ++c)
+    nasty += c;
+  nasty += "\x7f caf\xc3\xa9 \xff\xfe";
+  std::vector<std::map<std::string, std::string>> statuses = {
+    {},
+    {{"Backend", "dir"}},
+    {{"Backend", "dir"}, {"Problem", nasty}},
+    {{"Mounts", "stale"}, {"Backend", "tmpfs"}},
+    {{"Mounts", "x"}},
+    {{"Mount", "a"}, {"Mountsy", "b"}, {"MountS", "c"}, {"Zeta", "z"}, {"\xc3\xa9t\xff", nasty}},
+    {{"A", "1"}, {"B", "2"}},
+  };
+  for (auto& text : {std::string{}, std::string{"db"}, nasty}) {
+    for (auto& status : statuses) {
+      api_reply r;
+      r.volume = volume_info{text.empty() ? "v" : text, text, text, 7, status};
+      r.mountpoint = text;
+      r.scope = text;
+      json info = {{"Name", r.volume.name}};
+      if (!text.empty()) {
+        info["Mountpoint"] = text;
+        info["CreatedAt"] = text;
+      }
+      json st = json::object();
+      for (auto& [k, v] : status)
+        st[k] = v;
+      st["Mounts"] = 7;
+      info["Status"] = st;
+      EXPECT_EQ(net::render_reply(endpoint::get, r).body,
+                lib({{"Volume", info}, {"Err", ""}}));
+      EXPECT_EQ(net::render_reply(endpoint::mount, r).body,
+                lib({{"Mountpoint", text}, {"Err", ""}}));
+      EXPECT_EQ(net::render_reply(endpoint::path, r).body,
+                lib({{"Mountpoint", text}, {"Err", ""}}));
+      EXPECT_EQ(net::render_reply(endpoint::capabilities, r).body,
+                lib({{"Capabilities", {{"Scope", text}}}}));
+      for (auto ep : {endpoint::create, endpoint::unmount, endpoint::remove})
+        EXPECT_EQ(net::render_reply(ep, r).body, lib({{"Err", ""}}));
+      r.error = make_error(ec::unknown_option, text, nasty);
+      EXPECT_EQ(net::render_reply(endpoint::get, r).body, lib({{"Err", render(r.error)}}));
+    }
+  }
+}
+
 TEST(Protocol, ErrorsMapToStatuses) {
   EXPECT_EQ(net::status_of(make_error(ec::bad_request)), 400u);
   EXPECT_EQ(net::status_of(make_error(ec::unknown_endpoint)), 404u);

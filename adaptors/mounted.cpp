@@ -150,7 +150,7 @@ caf::error tmpfs_adaptor::attach(const volume_spec& v, const std::string& target
   // The local driver's form names the source `device=tmpfs`; it is only a label.
   auto source = options::value(v, "device").empty() ? std::string{"tmpfs"} : options::value(v, "device");
   if (int e = sys_->mount(source, target, "tmpfs", o.flags, o.data))
-    return failed(v, "mount of tmpfs on " + target, e);
+    return failed(v, "mount of tmpfs on " + target + (o.data.empty() ? "" : " with " + o.data), e);
   return set_propagation(*sys_, v, target, o);
 }
 

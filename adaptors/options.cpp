@@ -42,7 +42,8 @@ caf::error check_ownership(const volume_spec& v) {
   for (auto key : {"uid", "gid"})
     if (auto i = v.opts.find(key); i != v.opts.end() && !whole_number(i->second, 0xfffffffe, x))
       return make_error(ec::bad_option, v.name,
-                        std::string{key} + "=" + i->second + ": must be a whole number");
+                        std::string{key} + "=" + i->second
+                          + ": must be a whole number from 0 to 4294967294");
   if (auto i = v.opts.find("mode"); i != v.opts.end() && !whole_number(i->second, 07777, x, 8))
     return make_error(ec::bad_option, v.name,
                       "mode=" + i->second + ": must be an octal mode such as 0755");

@@ -41,7 +41,7 @@ std::string render_ours(ec code, const std::string& vol, const std::string& deta
     case ec::none:
       return "";
     case ec::bad_request:
-      return "bad request: " + detail;
+      return about("bad request: " + detail);
     case ec::unknown_endpoint:
       return "unknown endpoint " + detail;
     case ec::body_too_large:

@@ -15,17 +15,21 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-caf::error bad(std::string why) {
-  return make_error(ec::bad_request, {}, std::move(why));
+// A bad request; one whose Name was read (and is a valid name) is about that volume.
+caf::error bad(std::string why, const std::string& name = {}) {
+  return make_error(ec::bad_request, valid_volume_name(name) ? name : std::string{},
+                    std::move(why));
 }
 
-// Reads the string field `key`; a missing or non-string field is an error.
-caf::error read_string(const json& j, const char* key, std::string& out) {
+// Reads the string field `key` of a request about volume `name` (none yet while Name is
+// read); a missing or non-string field is an error.
+caf::error read_string(const json& j, const char* key, std::string& out,
+                       const std::string& name = {}) {
   auto i = j.find(key);
   if (i == j.end())
-    return bad(std::string{"missing field \""} + key + "\"");
+    return bad(std::string{"missing field \""} + key + "\"", name);
   if (!i->is_string())
-    return bad(std::string{"field \""} + key + "\" must be a string");
+    return bad(std::string{"field \""} + key + "\" must be a string", name);
   out = i->get<std::string>();
   return caf::none;
 }
@@ -170,16 +174,16 @@ caf::expected<api_request> parse_request(endpoint ep, std::string_view body) {
   if (auto err = read_string(j, "Name", req.name))
     return err;
   if (ep == endpoint::mount || ep == endpoint::unmount)
-    if (auto err = read_string(j, "ID", req.id))
+    if (auto err = read_string(j, "ID", req.id, req.name))
       return err;
   if (ep == endpoint::create) {
     auto i = j.find("Opts");
     if (i != j.end() && !i->is_null()) {
       if (!i->is_object())
-        return bad("field \"Opts\" must be an object or null");
+        return bad("field \"Opts\" must be an object or null", req.name);
       for (auto& [k, v] : i->items()) {
         if (!v.is_string())
-          return bad("option \"" + k + "\" must be a string");
+          return bad("option \"" + k + "\" must be a string", req.name);
         req.opts[k] = v.get<std::string>();
       }
     }

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <type_traits>
 
@@ -69,6 +70,10 @@ void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
   out += "\r\n\r\n";
 }
 
+// How long a client may take to read an answer once actorvol is stopping (else 30 s): a
+// client that stops reading holds up the exit no longer than the shutdown's own grace.
+constexpr std::chrono::seconds shutdown_write_limit{5};
+
 } // namespace
 
 template <class Stream>
@@ -111,16 +116,27 @@ template <class Stream>
 void session<Stream>::stop() {
   stopping_ = true;
   if (!busy_)
-    close();
+    return close();
+  // An answer being written gets what is left of the shutdown's time, not 30 s.
+  if (writing_since_ != clock::time_point::max())
+    deadline_ = std::min(deadline_, clock::now() + shutdown_write_limit);
+}
+
+template <class Stream>
+bool session<Stream>::unread() const {
+  return writing_since_ != clock::time_point::max()
+         && clock::now() - writing_since_ >= std::chrono::seconds(1);
 }
 
 template <class Stream>
 bool session<Stream>::evictable() const {
-  return reading_ && !busy_ && !ended_ && !stopping_;
+  return ((reading_ && !busy_) || unread()) && !ended_ && !stopping_;
 }
 
 template <class Stream>
 std::pair<bool, connection_base::clock::time_point> session<Stream>::eviction_rank() const {
+  if (unread())
+    return {true, writing_since_};
   bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
   return {partial, since_};
 }
@@ -221,7 +237,8 @@ void session<Stream>::respond(answer a, const caf::error& err) {
   if (!err)
     undo_ = std::move(in_flight_);
   in_flight_.reset();
-  auto took = clock::now() - started_;
+  auto now = clock::now();
+  auto took = now - started_;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(took);
   requests().record(ep_,
                     a.status >= 400 && a.status < 500 ? request_metrics::result::rejected
@@ -242,7 +259,8 @@ void session<Stream>::respond(answer a, const caf::error& err) {
   bool keep = keep_alive_ && !stopping_;
   frame(head_, a.status, version_, keep, a.body.size());
   body_ = std::move(a.body);
-  deadline_ = clock::now() + std::chrono::seconds(30);
+  writing_since_ = now;
+  deadline_ = now + (stopping_ ? shutdown_write_limit : std::chrono::seconds(30));
   std::array<asio::const_buffer, 2> both{asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(stream_, both,
                     [self = this->shared_from_this(), keep](beast::error_code io_err, size_t) {
@@ -253,6 +271,7 @@ void session<Stream>::respond(answer a, const caf::error& err) {
 template <class Stream>
 void session<Stream>::on_write(bool eof, beast::error_code io_err) {
   busy_ = false;
+  writing_since_ = clock::time_point::max();
   std::string().swap(body_);  // a List can be megabytes: not kept while the connection idles
   if (io_err && undo_) {
     // The client went away before it heard of a success: the actors decide what to undo.

@@ -34,11 +34,12 @@ public:
   virtual void stop() = 0;
 
   /// Whether the connection may be closed to make room: it is waiting for (the rest of) a
-  /// request, and has none with the actors and no answer being written.
+  /// request and has none with the actors, or its client has not read its answer for a
+  /// second (a success it never reads is undone like any undelivered one).
   virtual bool evictable() const = 0;
 
   /// The eviction order (lowest first): idle connections (no byte of the next request yet)
-  /// before partial requests, and within each the one waiting longest.
+  /// before partial requests and unread answers, and within each the one waiting longest.
   virtual std::pair<bool, clock::time_point> eviction_rank() const = 0;
 
   /// Closes the connection now to make room for a new one; its place is free at once.
@@ -69,6 +70,7 @@ public:
   void expire(clock::time_point now) override;
 
 private:
+  bool unread() const;  // an answer waits for its client to read it, for a second or more
   void do_read();
   void on_read(boost::beast::error_code ec, size_t);
   void fail(caf::error err);
@@ -83,6 +85,7 @@ private:
   std::shared_ptr<listener> owner_;
   const server_options& opts_;
   clock::time_point deadline_ = clock::time_point::max();  // see expire()
+  clock::time_point writing_since_ = clock::time_point::max();  // an answer is being written
   std::optional<api_request> in_flight_;  // the request with the actors
   std::optional<api_request> undo_;       // reported when its success cannot be written
   bool reading_ = false;                  // waiting for a request

@@ -91,7 +91,7 @@ TEST_F(Http, BadJsonAndIllTypedFieldsAre400) {
   }
   auto r = c.post("/VolumeDriver.Mount", R"({"Name":"x","ID":5})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(r.json()["Err"], "bad request: field \"ID\" must be a string");
+  EXPECT_EQ(r.json()["Err"], "volume \"x\": bad request: field \"ID\" must be a string");
   r = c.post("/VolumeDriver.Create", R"({"Name":"x","Opts":{"size":10}})");
   EXPECT_EQ(r.status, 400);
   expect_serving();

@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -210,6 +213,65 @@ TEST(Connections, SlowlorisClientsCannotLockOthersOut) {
 
 // At the bound, a connection whose request is with the actors is never closed: a new client
 // waits for one of them to finish, then is served.
+// A client that pipelines Gets of `name` for `for_how_long` and never reads an answer: the
+// plugin's answers back up until it cannot write the next. Returns the socket.
+int stalled_reader(const std::string& socket, const std::string& name,
+                   std::chrono::milliseconds for_how_long = 1500ms) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string all;
+  for (int i = 0; i < 20000; ++i)
+    all += http_post("/VolumeDriver.Get", json{{"Name", name}}.dump());
+  size_t sent = 0;
+  auto until = std::chrono::steady_clock::now() + for_how_long;
+  while (sent < all.size() && std::chrono::steady_clock::now() < until) {
+    auto n = ::send(fd, all.data() + sent, std::min<size_t>(65536, all.size() - sent),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      sent += static_cast<size_t>(n);
+    else
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_LT(sent, all.size()) << "the plugin read every request: its answers never backed up";
+  return fd;
+}
+
+// Helper-24: clients that stop reading their answers held both places for 30 s. An answer
+// unread for a second makes its connection one that may be closed for a new client.
+TEST(Connections, AClientThatStopsReadingMakesRoom) {
+  plugin p({"--max-connections", "2", "--idle-timeout", "60"});
+  ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
+  int a = stalled_reader(p.socket(), "v");
+  int b = stalled_reader(p.socket(), "v");
+  std::this_thread::sleep_for(1200ms);  // both answers now unread for over a second
+  connection c(p.socket());
+  c.send_raw(http_post("/Plugin.Activate", ""));
+  EXPECT_TRUE(c.readable(10000)) << "a new client waited behind two that stopped reading";
+  if (c.readable(0)) {
+    EXPECT_EQ(c.read_response().status, 200);
+  }
+  ::close(a);
+  ::close(b);
+  EXPECT_EQ(p.call("/VolumeDriver.Get", {{"Name", "v"}}).status, 200);
+}
+
+// Helper-24: a client that stops reading held up the exit after SIGTERM for 30 s. Once
+// stopping, an answer gets 5 s to be read.
+TEST(Connections, AClientThatStopsReadingDoesNotHoldUpTheExit) {
+  plugin p;
+  ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
+  int a = stalled_reader(p.socket(), "v");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(p.stop(), 0);
+  auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
+                                                              - start);
+  ::close(a);
+  EXPECT_LT(took.count(), 20) << "the exit waited for the client's 30 s write deadline";
+}
+
 TEST(Connections, BusyConnectionsAreNeverClosedToMakeRoom) {
   plugin p({"--max-connections", "2"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(4000)"});
   for (auto v : {"b1", "b2"})

@@ -70,7 +70,11 @@ TEST(Options, BadValuesAreRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "m"}, {"Opts", {{"mode", "9z"}}}})),
             "volume \"m\": bad option mode=9z: must be an octal mode such as 0755");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "u"}, {"Opts", {{"uid", "-1"}}}})),
-            "volume \"u\": bad option uid=-1: must be a whole number");
+            "volume \"u\": bad option uid=-1: must be a whole number from 0 to 4294967294");
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "u"}, {"Opts", {{"gid", "4294967295"}}}})),
+            "volume \"u\": bad option gid=4294967295: must be a whole number from 0 to "
+            "4294967294");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "s"}, {"Opts", {{"size", "lots"}}}})),
             "volume \"s\": bad option size=lots: must be N, NK, NM, NG or NT (at most 8388607T)");
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Create",
@@ -100,6 +104,21 @@ TEST(Options, TmpfsIsMountedOnFirstUseAndSized) {
   EXPECT_FALSE(is_mountpoint(target));
   EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "t"}})), "");
   EXPECT_FALSE(fs::exists(p.root() + "/volumes/t"));
+}
+
+// Helper-24: the kernel refuses a tmpfs option only at Mount (as for the local driver), with
+// EINVAL alone; the error says which options were given.
+TEST(Options, ARefusedTmpfsMountSaysWhichOptions) {
+  ACTORVOL_REQUIRE_ROOT();
+  plugin p;
+  ASSERT_EQ(err_of(p.call("/VolumeDriver.Create",
+                          {{"Name", "t"}, {"Opts", {{"type", "tmpfs"}, {"o", "size=abc"}}}})),
+            "");
+  auto target = p.root() + "/volumes/t/_data";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "t"}, {"ID", "a"}})),
+            "volume \"t\": mount of tmpfs on " + target + " with size=abc failed: invalid argument");
+  EXPECT_FALSE(is_mountpoint(target));
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Remove", {{"Name", "t"}})), "");
 }
 
 TEST(Options, SizeIsAHardLimitOnALoopDevice) {

@@ -67,7 +67,8 @@ protected:
   std::string attach_error() const {
     switch (GetParam().k) {
       case kind::tmpfs:
-        return "volume \"db\": mount of tmpfs on " + target + " failed: input/output error";
+        return "volume \"db\": mount of tmpfs on " + target
+               + " with size=64m failed: input/output error";
       case kind::loop:
         return "volume \"db\": mount of " + image + " failed: mount: " + target
                + ": can't read superblock on /dev/loop0.";

@@ -74,13 +74,17 @@ TEST(Protocol, RejectsBadBodies) {
   EXPECT_EQ(bad_reason(endpoint::get, "{}"), "bad request: missing field \"Name\"");
   EXPECT_EQ(bad_reason(endpoint::get, R"({"Name":7})"),
             "bad request: field \"Name\" must be a string");
-  EXPECT_EQ(bad_reason(endpoint::mount, R"({"Name":"a"})"), "bad request: missing field \"ID\"");
+  EXPECT_EQ(bad_reason(endpoint::mount, R"({"Name":"a"})"),
+            "volume \"a\": bad request: missing field \"ID\"");
   EXPECT_EQ(bad_reason(endpoint::unmount, R"({"Name":"a","ID":null})"),
-            "bad request: field \"ID\" must be a string");
+            "volume \"a\": bad request: field \"ID\" must be a string");
   EXPECT_EQ(bad_reason(endpoint::create, R"({"Name":"a","Opts":[]})"),
-            "bad request: field \"Opts\" must be an object or null");
+            "volume \"a\": bad request: field \"Opts\" must be an object or null");
   EXPECT_EQ(bad_reason(endpoint::create, R"({"Name":"a","Opts":{"size":1}})"),
-            "bad request: option \"size\" must be a string");
+            "volume \"a\": bad request: option \"size\" must be a string");
+  // Helper-24: once Name is read the error names the volume, unless the name is not one.
+  EXPECT_EQ(bad_reason(endpoint::mount, R"({"Name":"../a","ID":1})"),
+            "bad request: field \"ID\" must be a string");
 }
 
 TEST(Protocol, RendersEachReplyShape) {

@@ -201,7 +201,9 @@ void session<Stream>::fail(caf::error err) {
 template <class Stream>
 void session<Stream>::handle(http::request<http::string_body> req) {
   busy_ = true;
-  keep_alive_ = req.keep_alive();
+  // A HEAD gets the usual error with its body, then the connection closes: a client that
+  // reads no body after a HEAD's answer must not take it for the next answer.
+  keep_alive_ = req.keep_alive() && req.method() != http::verb::head;
   version_ = req.version();
   started_ = clock::now();
   target_ = std::string(req.target());

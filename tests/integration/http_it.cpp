@@ -136,6 +136,18 @@ TEST_F(Http, GarbageIs400AndTheServerGoesOn) {
   expect_serving();
 }
 
+// Helper-24: a HEAD's answer carried a body on a connection kept open, which a client reads
+// as the start of the next answer. It is refused like any other method, and closed.
+TEST_F(Http, AHeadIsRefusedAndTheConnectionClosed) {
+  connection c(p.socket());
+  c.send_raw("HEAD /VolumeDriver.List HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = c.read_response();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["Err"], "bad request: method must be POST");
+  EXPECT_TRUE(c.closed_by_peer());
+  expect_serving();
+}
+
 TEST_F(Http, PeerThatVanishesMidRequestHurtsNothing) {
   {
     connection c(p.socket());

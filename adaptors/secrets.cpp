@@ -212,7 +212,7 @@ std::vector<secret_store::entry> secret_store::list(std::string& error) const {
       if (file.size() > sfx.size() && file.compare(file.size() - sfx.size(), sfx.size(), sfx) == 0) {
         auto name = file.substr(0, file.size() - sfx.size());
         if (valid_name(name))
-          out.push_back({name, type, dir_ / file});
+          out.push_back({name, type, dir_ / file, {}});
       }
     }
   return out;

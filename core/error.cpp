@@ -19,6 +19,13 @@ ec code_of(const caf::error& err) {
   return ec::backend_failed;
 }
 
+std::string volume_of(const caf::error& err) {
+  if (!err || err.category() != error_category)
+    return "";
+  auto& ctx = err.context();
+  return ctx.match_elements<std::string, std::string>() ? ctx.get_as<std::string>(0) : "";
+}
+
 std::string os_reason(int err) {
   std::string s = std::strerror(err);
   if (!s.empty())

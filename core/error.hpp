@@ -72,6 +72,9 @@ std::string render(const caf::error& err);
 /// error.
 ec code_of(const caf::error& err);
 
+/// The volume one of our errors names ("" for none, or for an error not ours).
+std::string volume_of(const caf::error& err);
+
 /// The OS reason for errno `err`, lower-case, e.g. "no space left on device".
 std::string os_reason(int err);
 

@@ -13,10 +13,16 @@ using namespace std::chrono_literals;
 using self_ptr = net_actor::stateful_pointer<net_state>;
 
 // A Mount whose success its client never heard of is undone: Docker sends no Unmount for it.
-// Create and Remove stay done (and are idempotent); reads change nothing.
-void undo(self_ptr self, const registry_actor& registry, api_request& req) {
+// Create and Remove stay done (and are idempotent); reads change nothing. `done` (may be
+// empty) is called once that is settled.
+void undo(self_ptr self, const registry_actor& registry, api_request& req,
+          api_responder done = {}) {
+  auto settle = [done] {
+    if (done)
+      done(api_reply{});
+  };
   if (req.ep != endpoint::mount)
-    return;
+    return settle();
   log::write(log::level::warn, {{"event", "undo-mount"},
                                 {"volume", req.name},
                                 {"id", req.id},
@@ -25,12 +31,13 @@ void undo(self_ptr self, const registry_actor& registry, api_request& req) {
   auto id = req.id;
   self->request(registry, caf::infinite, atom::unmount::value, std::move(req.name),
                 std::move(req.id))
-    .then([](atom::ok) {},
-          [name, id](caf::error& err) {
+    .then([settle](atom::ok) { settle(); },
+          [name, id, settle](caf::error& err) {
             log::write(log::level::error, {{"event", "undo-mount"},
                                            {"volume", name},
                                            {"id", id},
                                            {"result", render(err)}});
+            settle();
           });
 }
 
@@ -161,7 +168,9 @@ net_actor::behavior_type net_actor_behavior(self_ptr self, registry_actor regist
     [self, registry, scope, limits](atom::handle, api_request& req, api_responder& respond) {
       handle(self, registry, scope, limits, req, respond);
     },
-    [self, registry](atom::undo, api_request& req) { undo(self, registry, req); },
+    [self, registry](atom::undo, api_request& req, api_responder& done) {
+      undo(self, registry, req, std::move(done));
+    },
     [self](atom::timeout) { sweep(self); },
   };
 }

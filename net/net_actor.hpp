@@ -21,7 +21,9 @@ using net_actor = caf::typed_actor<
   caf::reacts_to<atom::handle, api_request, api_responder>,
   // A request whose successful answer could not be delivered (the client went away):
   // a Mount is undone, since Docker sends no Unmount for a Mount it never heard succeed.
-  caf::reacts_to<atom::undo, api_request>,
+  // `done` is called once that is settled (undone, failed, or nothing to undo): the server
+  // keeps its I/O loop, and so the process, running until then.
+  caf::reacts_to<atom::undo, api_request, api_responder>,
   // (From itself, once a second while requests wait) answers those older than the limit.
   caf::reacts_to<atom::timeout>>;
 

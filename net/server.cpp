@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "net/session.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
 #include <fcntl.h>
@@ -333,6 +334,10 @@ void listener::expire_overdue() {
   });
   if (any)
     schedule_expiry();
+  // At the bound, a client waiting to connect may now find a connection that became one to
+  // close (an answer unread for two seconds): the accept is tried again.
+  if (!stopped_ && active_ >= opts_.max_connections)
+    do_accept();
 }
 
 // The connection to close for a new one: the longest idle, else the slowest partial request;
@@ -367,8 +372,13 @@ void listener::on_session_idle() {
 }
 
 void listener::report_undelivered(api_request req) {
-  if (opts_.on_undelivered)
-    opts_.on_undelivered(std::move(req));
+  if (!opts_.on_undelivered)
+    return;
+  // The loop's work is held until the undo is settled: a Mount undone as actorvol stops is
+  // durable before the actors are stopped. The last copy of the hold may go on any thread.
+  auto hold = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
+    ioc_.get_executor());
+  opts_.on_undelivered(std::move(req), [hold](api_reply) mutable { hold.reset(); });
 }
 
 bool listener::check_io_thread(const char* what) {

@@ -32,8 +32,10 @@ namespace actorvol::net {
 /// Takes a request and a responder; must call the responder exactly once, from any thread.
 using request_handler = std::function<void(api_request, api_responder)>;
 
-/// Takes a request whose successful answer could not be written (the client went away).
-using undelivered_handler = std::function<void(api_request)>;
+/// Takes a request whose successful answer could not be written (the client went away), and
+/// a callback to call (from any thread, at most once) when its undoing is settled: until then
+/// the I/O loop keeps running (a shutdown waits for it).
+using undelivered_handler = std::function<void(api_request, api_responder done)>;
 
 /// Answers a request at once on the I/O thread when it can (a read of state published for
 /// it): the answer, or none to hand the request to the request_handler.

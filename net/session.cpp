@@ -7,7 +7,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <array>
@@ -70,9 +72,10 @@ void frame(std::string& out, unsigned status, unsigned version, bool keep_alive,
   out += "\r\n\r\n";
 }
 
-// How long a client may take to read an answer once actorvol is stopping (else 30 s): a
-// client that stops reading holds up the exit no longer than the shutdown's own grace.
-constexpr std::chrono::seconds shutdown_write_limit{5};
+// How long a client may take to read an answer once actorvol is stopping (else 30 s). With
+// the once-a-second check that is at most 4 s: within the shutdown's 5 s grace, so a Mount
+// whose answer is then not delivered is still undone before the actors stop.
+constexpr std::chrono::seconds shutdown_write_limit{3};
 
 } // namespace
 
@@ -118,14 +121,13 @@ void session<Stream>::stop() {
   if (!busy_)
     return close();
   // An answer being written gets what is left of the shutdown's time, not 30 s.
-  if (writing_since_ != clock::time_point::max())
+  if (moved_ != clock::time_point::max())
     deadline_ = std::min(deadline_, clock::now() + shutdown_write_limit);
 }
 
 template <class Stream>
 bool session<Stream>::unread() const {
-  return writing_since_ != clock::time_point::max()
-         && clock::now() - writing_since_ >= std::chrono::seconds(1);
+  return moved_ != clock::time_point::max() && clock::now() - moved_ >= std::chrono::seconds(2);
 }
 
 template <class Stream>
@@ -136,7 +138,7 @@ bool session<Stream>::evictable() const {
 template <class Stream>
 std::pair<bool, connection_base::clock::time_point> session<Stream>::eviction_rank() const {
   if (unread())
-    return {true, writing_since_};
+    return {true, moved_};
   bool partial = buffer_.size() > 0 || (parser_ && parser_->got_some());
   return {partial, since_};
 }
@@ -150,9 +152,20 @@ void session<Stream>::evict() {
 
 template <class Stream>
 void session<Stream>::expire(clock::time_point now) {
+  // An answer being written moves when its client reads: the kernel's send queue shrinks
+  // (the writes themselves only resume once most of it is free).
+  if (moved_ != clock::time_point::max()) {
+    int queued = 0;
+    auto fd = beast::get_lowest_layer(stream_).socket().native_handle();
+    if (::ioctl(fd, SIOCOUTQ, &queued) == 0 && queued != outq_) {
+      moved_ = now;
+      outq_ = queued;
+    }
+  }
   if (ended_ || deadline_ > now)
     return;
   deadline_ = clock::time_point::max();
+  expired_ = true;
   close();  // the pending read, write or handshake ends with an error, and so does this
 }
 
@@ -181,7 +194,9 @@ void session<Stream>::on_read(beast::error_code io_err, size_t) {
     return fail(make_error(ec::headers_too_large, {}, std::to_string(opts_.header_limit)));
   if (io_err && io_err.category() == http::make_error_code(http::error::bad_target).category())
     return fail(make_error(ec::bad_request, {}, "malformed HTTP: " + io_err.message()));
-  if (io_err || ended_)
+  // A request that arrived as its deadline closed the connection is not run: its answer could
+  // not be written.
+  if (io_err || ended_ || expired_)
     return close();  // timeout, reset, shutdown, evicted
   handle(parser_->release());
 }
@@ -212,6 +227,7 @@ void session<Stream>::handle(http::request<http::string_body> req) {
   auto parsed = decode_request(req.method_string(), target_, req.body());
   if (!parsed) {
     ep_ = route(target_);  // for the metrics: a known path with a bad body, or none
+    volume_ = volume_of(parsed.error());  // for the log line: a bad request about a volume
     return respond(render_error(parsed.error()), parsed.error());
   }
   ep_ = parsed->ep;
@@ -261,19 +277,42 @@ void session<Stream>::respond(answer a, const caf::error& err) {
   bool keep = keep_alive_ && !stopping_;
   frame(head_, a.status, version_, keep, a.body.size());
   body_ = std::move(a.body);
-  writing_since_ = now;
+  moved_ = now;
+  written_ = 0;
+  outq_ = -1;
   deadline_ = now + (stopping_ ? shutdown_write_limit : std::chrono::seconds(30));
-  std::array<asio::const_buffer, 2> both{asio::buffer(head_), asio::buffer(body_)};
-  asio::async_write(stream_, both,
-                    [self = this->shared_from_this(), keep](beast::error_code io_err, size_t) {
-                      self->on_write(!keep, io_err);
-                    });
+  write_rest(keep);
+}
+
+// Writes what is left of the answer, a part at a time: each part written counts as progress
+// (and so does the send queue shrinking, see expire()), so only a client that reads nothing
+// for two seconds is one that stopped reading (a large List read slowly is not).
+template <class Stream>
+void session<Stream>::write_rest(bool keep) {
+  auto head = asio::buffer(head_) + std::min(written_, head_.size());
+  auto body = asio::buffer(body_) + (written_ - std::min(written_, head_.size()));
+  std::array<asio::const_buffer, 2> rest{head, body};
+  stream_.async_write_some(rest, [self = this->shared_from_this(), keep](
+                                   beast::error_code io_err, size_t n) {
+    self->on_write_some(keep, io_err, n);
+  });
+}
+
+template <class Stream>
+void session<Stream>::on_write_some(bool keep, beast::error_code io_err, size_t n) {
+  written_ += n;
+  if (!io_err && written_ < head_.size() + body_.size()) {
+    if (n > 0)
+      moved_ = clock::now();
+    return write_rest(keep);
+  }
+  on_write(!keep, io_err);
 }
 
 template <class Stream>
 void session<Stream>::on_write(bool eof, beast::error_code io_err) {
   busy_ = false;
-  writing_since_ = clock::time_point::max();
+  moved_ = clock::time_point::max();
   std::string().swap(body_);  // a List can be megabytes: not kept while the connection idles
   if (io_err && undo_) {
     // The client went away before it heard of a success: the actors decide what to undo.

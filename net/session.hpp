@@ -35,7 +35,7 @@ public:
 
   /// Whether the connection may be closed to make room: it is waiting for (the rest of) a
   /// request and has none with the actors, or its client has not read its answer for a
-  /// second (a success it never reads is undone like any undelivered one).
+  /// two seconds (a success it never reads is undone like any undelivered one).
   virtual bool evictable() const = 0;
 
   /// The eviction order (lowest first): idle connections (no byte of the next request yet)
@@ -70,7 +70,9 @@ public:
   void expire(clock::time_point now) override;
 
 private:
-  bool unread() const;  // an answer waits for its client to read it, for a second or more
+  bool unread() const;  // an answer's client has read none of it for two seconds or more
+  void write_rest(bool keep);
+  void on_write_some(bool keep, boost::beast::error_code ec, size_t n);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t);
   void fail(caf::error err);
@@ -85,13 +87,16 @@ private:
   std::shared_ptr<listener> owner_;
   const server_options& opts_;
   clock::time_point deadline_ = clock::time_point::max();  // see expire()
-  clock::time_point writing_since_ = clock::time_point::max();  // an answer is being written
+  clock::time_point moved_ = clock::time_point::max();  // an answer's last bytes written
+  size_t written_ = 0;                                    // of head_ and body_
+  int outq_ = -1;  // the answer's bytes in the kernel's send queue when expire() last looked
   std::optional<api_request> in_flight_;  // the request with the actors
   std::optional<api_request> undo_;       // reported when its success cannot be written
   bool reading_ = false;                  // waiting for a request
   bool busy_ = false;                     // a request with the actors or its answer
   bool stopping_ = false;
   bool ended_ = false;                    // its place was given back (by evict)
+  bool expired_ = false;                  // closed by expire(): a request read now is dropped
   bool keep_alive_ = true;
   unsigned version_ = 11;
   clock::time_point since_;    // when the current read started

@@ -151,8 +151,8 @@ net::server_options server_options(const config& cfg, const net::net_actor& door
   opts.inherited_fd = inherited_fd;
   opts.tcp_address = cfg.listen_tcp;
   // A success the client never heard of (it went away): the NET actor undoes a Mount.
-  opts.on_undelivered = [&door](net::api_request req) {
-    caf::anon_send(door, atom::undo::value, std::move(req));
+  opts.on_undelivered = [&door](net::api_request req, net::api_responder done) {
+    caf::anon_send(door, atom::undo::value, std::move(req), std::move(done));
   };
   return opts;
 }

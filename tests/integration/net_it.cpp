@@ -211,20 +211,24 @@ TEST(Connections, SlowlorisClientsCannotLockOthersOut) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
-// At the bound, a connection whose request is with the actors is never closed: a new client
-// waits for one of them to finish, then is served.
 // A client that pipelines Gets of `name` for `for_how_long` and never reads an answer: the
 // plugin's answers back up until it cannot write the next. Returns the socket.
-int stalled_reader(const std::string& socket, const std::string& name,
-                   std::chrono::milliseconds for_how_long = 1500ms) {
+// A raw connection to the plugin's socket (for what `connection` does not do: a small
+// receive buffer, sends that must not block).
+int connect_to(const std::string& socket, int receive_buffer = 0) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string all;
-  for (int i = 0; i < 20000; ++i)
-    all += http_post("/VolumeDriver.Get", json{{"Name", name}}.dump());
+  return fd;
+}
+
+// Sends as much of `all` as the plugin takes within `for_how_long`, never reading; returns
+// how much it took.
+size_t send_unread(int fd, const std::string& all, std::chrono::milliseconds for_how_long) {
   size_t sent = 0;
   auto until = std::chrono::steady_clock::now() + for_how_long;
   while (sent < all.size() && std::chrono::steady_clock::now() < until) {
@@ -235,18 +239,29 @@ int stalled_reader(const std::string& socket, const std::string& name,
     else
       std::this_thread::sleep_for(10ms);
   }
-  EXPECT_LT(sent, all.size()) << "the plugin read every request: its answers never backed up";
+  return sent;
+}
+
+int stalled_reader(const std::string& socket, const std::string& name,
+                   std::chrono::milliseconds for_how_long = 1500ms) {
+  int fd = connect_to(socket);
+  std::string all;
+  for (int i = 0; i < 20000; ++i)
+    all += http_post("/VolumeDriver.Get", json{{"Name", name}}.dump());
+  EXPECT_LT(send_unread(fd, all, for_how_long), all.size())
+    << "the plugin read every request: its answers never backed up";
   return fd;
 }
 
 // Helper-24: clients that stop reading their answers held both places for 30 s. An answer
-// unread for a second makes its connection one that may be closed for a new client.
+// unread for two seconds makes its connection one that may be closed for a new client.
+// Helper-25: a new client that came before the answers were long enough unread was only
+// served at the 30 s write deadline (nothing tried the accept again): it connects at once.
 TEST(Connections, AClientThatStopsReadingMakesRoom) {
   plugin p({"--max-connections", "2", "--idle-timeout", "60"});
   ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
-  int a = stalled_reader(p.socket(), "v");
-  int b = stalled_reader(p.socket(), "v");
-  std::this_thread::sleep_for(1200ms);  // both answers now unread for over a second
+  int a = stalled_reader(p.socket(), "v", 300ms);
+  int b = stalled_reader(p.socket(), "v", 300ms);
   connection c(p.socket());
   c.send_raw(http_post("/Plugin.Activate", ""));
   EXPECT_TRUE(c.readable(10000)) << "a new client waited behind two that stopped reading";
@@ -259,7 +274,7 @@ TEST(Connections, AClientThatStopsReadingMakesRoom) {
 }
 
 // Helper-24: a client that stops reading held up the exit after SIGTERM for 30 s. Once
-// stopping, an answer gets 5 s to be read.
+// stopping, an answer gets 3 s to be read.
 TEST(Connections, AClientThatStopsReadingDoesNotHoldUpTheExit) {
   plugin p;
   ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "v"}}).json()["Err"], "");
@@ -272,6 +287,93 @@ TEST(Connections, AClientThatStopsReadingDoesNotHoldUpTheExit) {
   EXPECT_LT(took.count(), 20) << "the exit waited for the client's 30 s write deadline";
 }
 
+// Helper-25: a client that reads a large answer slowly is reading: at the bound it is not
+// closed for a new client (only one that read nothing for a second is).
+TEST(Connections, AClientReadingALargeAnswerSlowlyIsNotClosed) {
+  plugin p({"--max-connections", "1"});
+  // A List of about 430 KB: twice what the kernel holds for the socket at once.
+  for (int i = 0; i < 1500; ++i)
+    ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", std::string(245, 'a') + std::to_string(i)}})
+                .json()["Err"],
+              "");
+  int fd = connect_to(p.socket(), 4096);
+  auto req = http_post("/VolumeDriver.List", "{}", false);
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  // Read nothing for 0.8 s, then about 160 KB a second: the answer takes over three seconds,
+  // and has not moved for at most 0.8 s at a time.
+  std::string got;
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    std::this_thread::sleep_for(800ms);
+    char buf[4096];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      got.append(buf, static_cast<size_t>(n));
+      std::this_thread::sleep_for(25ms);
+    }
+    reading = false;
+  });
+  std::this_thread::sleep_for(1300ms);  // the answer has been written for over a second
+  connection c(p.socket());  // waits at the bound until the List is read
+  c.send_raw(http_post("/Plugin.Activate", ""));
+  reader.join();
+  ::close(fd);
+  auto body = got.substr(std::min(got.size(), got.find("\r\n\r\n") + 4));
+  auto listed = json::parse(body, nullptr, false);
+  ASSERT_FALSE(listed.is_discarded()) << "the List answer was cut off after " << got.size()
+                                      << " bytes";
+  EXPECT_EQ(listed["Volumes"].size(), 1500u);
+  ASSERT_TRUE(c.readable(10000));
+  EXPECT_EQ(c.read_response().status, 200);
+}
+
+// Helper-25: a Mount whose answer was not read when actorvol stopped was undone after the
+// actors had stopped, so the undo was lost (and a use stayed recorded that no client had).
+// Every Mount answer the client gets counts; the one that could not be written is undone.
+TEST(Connections, AMountUnreadAtShutdownIsUndoneDurably) {
+  temp_dir tmp;
+  auto root = (tmp / "root").string();
+  int heard = 0;
+  {
+    plugin p(root, {}, {});
+    ASSERT_EQ(p.call("/VolumeDriver.Create", {{"Name", "m"}}).json()["Err"], "");
+    int fd = connect_to(p.socket());
+    std::string all;
+    for (int i = 0; i < 3000; ++i)
+      all += http_post("/VolumeDriver.Mount",
+                       json{{"Name", "m"}, {"ID", "id" + std::to_string(i)}}.dump());
+    ASSERT_LT(send_unread(fd, all, 1500ms), all.size())
+      << "the plugin read every Mount: its answers never backed up";
+    EXPECT_EQ(p.stop(), 0);  // SIGTERM; the unread answer is given 3 s, then closed
+    // What the client gets now is what was written before the connection was closed: whole
+    // answers, then at most one cut off (not heard).
+    std::string got;
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+      got.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    for (size_t at = 0;;) {
+      auto head_end = got.find("\r\n\r\n", at);
+      auto length_at = got.find("Content-Length: ", at);
+      if (head_end == std::string::npos || length_at == std::string::npos || length_at > head_end)
+        break;
+      auto length = std::stoul(got.substr(length_at + 16));
+      if (got.size() < head_end + 4 + length)
+        break;
+      EXPECT_EQ(got.compare(at, 12, "HTTP/1.1 200"), 0) << got.substr(at, 200);
+      ++heard;
+      at = head_end + 4 + length;
+    }
+  }
+  ASSERT_GT(heard, 0);
+  plugin again(root, {}, {});
+  EXPECT_EQ(mounts(again, "m"), heard) << "uses recorded for answers no client got";
+}
+
+// At the bound, a connection whose request is with the actors is never closed: a new client
+// waits for one of them to finish, then is served.
 TEST(Connections, BusyConnectionsAreNeverClosedToMakeRoom) {
   plugin p({"--max-connections", "2"}, {"ACTORVOL_FAILPOINTS=adaptor.mount=delay(4000)"});
   for (auto v : {"b1", "b2"})

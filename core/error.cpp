@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <utility>
 
 namespace actorvol {
 
@@ -19,11 +20,22 @@ ec code_of(const caf::error& err) {
   return ec::backend_failed;
 }
 
-std::string volume_of(const caf::error& err) {
+namespace {
+
+// The volume and the detail one of our errors carries (both empty for any other error).
+std::pair<std::string, std::string> parts_of(const caf::error& err) {
   if (!err || err.category() != error_category)
-    return "";
+    return {};
   auto& ctx = err.context();
-  return ctx.match_elements<std::string, std::string>() ? ctx.get_as<std::string>(0) : "";
+  if (!ctx.match_elements<std::string, std::string>())
+    return {};
+  return {ctx.get_as<std::string>(0), ctx.get_as<std::string>(1)};
+}
+
+} // namespace
+
+std::string volume_of(const caf::error& err) {
+  return parts_of(err).first;
 }
 
 std::string os_reason(int err) {
@@ -103,10 +115,10 @@ caf::error about_volume(caf::error err, const std::string& volume) {
   if (!err || volume.empty())
     return err;
   if (err.category() == error_category) {
-    auto& ctx = err.context();
-    if (!ctx.match_elements<std::string, std::string>() || !ctx.get_as<std::string>(0).empty())
+    auto [vol, detail] = parts_of(err);
+    if (!vol.empty() || !err.context().match_elements<std::string, std::string>())
       return err;
-    return make_error(static_cast<ec>(err.code()), volume, ctx.get_as<std::string>(1));
+    return make_error(static_cast<ec>(err.code()), volume, std::move(detail));
   }
   if (err.category() == caf::atom("system")
       && static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
@@ -118,12 +130,7 @@ std::string render(const caf::error& err) {
   if (!err)
     return "";
   if (err.category() == error_category) {
-    std::string vol, detail;
-    auto& ctx = err.context();
-    if (ctx.match_elements<std::string, std::string>()) {
-      vol = ctx.get_as<std::string>(0);
-      detail = ctx.get_as<std::string>(1);
-    }
+    auto [vol, detail] = parts_of(err);
     return render_ours(static_cast<ec>(err.code()), vol, detail);
   }
   if (err.category() == caf::atom("system"))

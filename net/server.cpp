@@ -340,8 +340,9 @@ void listener::expire_overdue() {
     do_accept();
 }
 
-// The connection to close for a new one: the longest idle, else the slowest partial request;
-// never one whose request is with the actors. Forgets ended sessions on the way.
+// The connection to close for a new one: the longest idle, else the slowest partial request
+// or unread answer; never one whose request is with the actors. Forgets ended sessions on the
+// way.
 std::shared_ptr<connection_base> listener::eviction_candidate() {
   std::shared_ptr<connection_base> best;
   std::pair<bool, connection_base::clock::time_point> best_rank;
@@ -375,10 +376,11 @@ void listener::report_undelivered(api_request req) {
   if (!opts_.on_undelivered)
     return;
   // The loop's work is held until the undo is settled: a Mount undone as actorvol stops is
-  // durable before the actors are stopped. The last copy of the hold may go on any thread.
+  // durable before the actors are stopped. The hold goes with the last copy of the callback
+  // (on any thread), which the NET actor drops once it has called it.
   auto hold = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(
     ioc_.get_executor());
-  opts_.on_undelivered(std::move(req), [hold](api_reply) mutable { hold.reset(); });
+  opts_.on_undelivered(std::move(req), [hold](api_reply) {});
 }
 
 bool listener::check_io_thread(const char* what) {

@@ -147,35 +147,37 @@ void undo_staged(self_ptr self, uint64_t seq, jobs::ticket_ptr t, job_result r,
 void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
   auto t = std::make_shared<jobs::ticket>();
   self->state.ticket = t;
-  auto hand_off = [self, seq, t, change, done](job_result r) {
+  // Shared by the steps below: the records and the steps' own copies are not copied again.
+  auto c = std::make_shared<const staged>(std::move(change));
+  auto hand_off = [self, seq, t, c, done](job_result r) {
     auto& st = self->state;
     if (r.error)
       return conclude(self, seq, *t, done, r);
     // A deadline that passes from now on finds the change committing and waits for it.
     if (!t->commit()) {
-      r.error = jobs::abandoned(change.record.name);
-      return undo_staged(self, seq, t, std::move(r), change.undo, done);
+      r.error = jobs::abandoned(c->record.name);
+      return undo_staged(self, seq, t, std::move(r), c->undo, done);
     }
-    st.writing = volume_state::awaiting_write{std::move(r), change.undo, done};
+    st.writing = volume_state::awaiting_write{std::move(r), c->undo, done};
     // The committer's thread only sends the outcome on. A VOLUME gone by then is not held
     // by it (and one told to exit waits for it: see on_exit).
     auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
-    st.deps.store->write_async(change.record, change.previous ? &*change.previous : nullptr,
+    st.deps.store->write_async(c->record, c->previous ? &*c->previous : nullptr,
                                [to, seq](caf::error err) {
                                  if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(to))
                                    caf::anon_send(caf::actor_cast<volume_actor>(strong),
                                                   atom::committed::value, seq, std::move(err));
                                });
   };
-  if (!change.step)
+  if (!c->step)
     return hand_off({});
   on_worker(
     self,
-    [step = change.step, t, vol = change.record.name] {
+    [c, t] {
       if (!t->is_abandoned())
-        return step();
+        return c->step();
       job_result r;  // failed at its deadline while queued: nothing to undo
-      r.error = jobs::abandoned(vol);
+      r.error = jobs::abandoned(c->record.name);
       return r;
     },
     hand_off);

@@ -75,10 +75,12 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
   if (st.exists)
     return settle(self, seq, rp, atom::ok::value);
   auto leftovers = st.deps.adaptors->data_paths(next.name);
-  auto done = [self, seq, rp, next](job_result& r) mutable {
+  // One copy, shared by the steps and the answer below.
+  auto made = std::make_shared<const volume_record>(std::move(next));
+  auto done = [self, seq, rp, made](job_result& r) mutable {
     auto& st = self->state;
     if (!r.error) {
-      st.record = next;
+      st.record = *made;
       st.exists = true;
       st.problem.clear();
     }
@@ -89,31 +91,34 @@ void start_create(self_ptr self, uint64_t seq, ok_promise& rp, const volume_opts
   if (a->quick())
     return run_staged(self, seq,
                       {[a, vault = st.deps.vault, leftovers,
-                        next] { return jobs::create_step(*a, vault, leftovers, next); },
-                       next, std::nullopt,
-                       [a, next](job_result& r) { jobs::create_undo(*a, next, r); }},
-                      done);
+                        made] { return jobs::create_step(*a, vault, leftovers, *made); },
+                       made, std::nullopt,
+                       [a, made](job_result& r) { jobs::create_undo(*a, *made, r); }},
+                      std::move(done));
   run_job(
     self, seq,
-    [a, store = st.deps.store, vault = st.deps.vault, leftovers, next](jobs::ticket& t) {
-      return jobs::create(*a, *store, vault, leftovers, next, t);
+    [a, store = st.deps.store, vault = st.deps.vault, leftovers, made](jobs::ticket& t) {
+      return jobs::create(*a, *store, vault, leftovers, *made, t);
     },
-    done);
+    std::move(done));
 }
 
 // Moves the uses to `next` (Mount, Unmount, reconcile drops); `reply` makes the answer.
 template <class T>
 void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp,
-                 volume_record next, std::function<T(volume_state&)> reply) {
+                 volume_record next_record, std::function<T(volume_state&)> reply) {
   auto& st = self->state;
-  bool attach_first = next.total_uses() > 0 && !st.attached;
-  bool detach_first = next.total_uses() == 0 && st.attached;
-  auto a = adaptor_of(st, next.opts);
-  auto done = [self, seq, rp, next, attach_first, detach_first, reply](job_result& r) mutable {
+  // One copy, shared by the steps and the answer below (each of them held its own).
+  auto next = std::make_shared<const volume_record>(std::move(next_record));
+  bool attach_first = next->total_uses() > 0 && !st.attached;
+  bool detach_first = next->total_uses() == 0 && st.attached;
+  auto a = adaptor_of(st, next->opts);
+  auto done = [self, seq, rp, next, attach_first, detach_first,
+               reply = std::move(reply)](job_result& r) mutable {
     auto& st = self->state;
     if (r.error)
       return answer(self, seq, rp, std::move(r.error));
-    st.record = next;
+    st.record = *next;
     if (attach_first) {
       st.attached = true;
       st.mountpoint = r.path;
@@ -129,24 +134,24 @@ void change_uses(self_ptr self, uint64_t seq, caf::typed_response_promise<T>& rp
     // A change that attaches nothing and detaches nothing only writes the record (unless a
     // test set the failpoint adaptor.unmount: see uses_need_step).
     if (!jobs::uses_need_step(*a, attach_first, detach_first))
-      return run_staged(self, seq, {nullptr, next, st.record, nullptr}, done);
+      return run_staged(self, seq, {nullptr, next, st.record, nullptr}, std::move(done));
     return run_staged(
       self, seq,
       {[a, next, attach_first,
-        detach_first] { return jobs::uses_step(*a, next, attach_first, detach_first); },
+        detach_first] { return jobs::uses_step(*a, *next, attach_first, detach_first); },
        next, st.record,
        [a, next, attach_first, detach_first](job_result& r) {
-         jobs::uses_undo(*a, next, attach_first, detach_first, r);
+         jobs::uses_undo(*a, *next, attach_first, detach_first, r);
        }},
-      done);
+      std::move(done));
   }
   run_job(
     self, seq,
     [a, store = st.deps.store, current = st.record, next, attach_first,
      detach_first](jobs::ticket& t) {
-      return jobs::change_uses(*a, *store, current, next, attach_first, detach_first, t);
+      return jobs::change_uses(*a, *store, current, *next, attach_first, detach_first, t);
     },
-    done);
+    std::move(done));
 }
 
 void start_remove(self_ptr self, uint64_t seq, ok_promise& rp) {

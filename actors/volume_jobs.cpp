@@ -125,9 +125,34 @@ void uses_undo(adaptor& a, const volume_record& next, bool attach_first, bool de
   r.status = a.status(spec);
 }
 
+namespace {
+
+// The last Unmount of a volume whose data goes with its mount (tmpfs): the record first, so
+// a failed write has detached nothing; should the detach then fail, the uses are written back.
+job_result record_then_detach(adaptor& a, state_store& store, const volume_record& current,
+                              const volume_record& next, ticket& t) {
+  auto spec = spec_of(next);
+  job_result r;
+  if (!t.commit()) {
+    r.error = abandoned(next.name);
+    return r;
+  }
+  if ((r.error = store.write(next, &current)))
+    return r;
+  if ((r.error = detach(a, spec)))
+    if (auto e = store.write(current, &next))
+      rollback_failed(r, next.name, "the uses after a failed detach", e);
+  r.status = a.status(spec);
+  return r;
+}
+
+} // namespace
+
 job_result change_uses(adaptor& a, state_store& store, const volume_record& current,
                        const volume_record& next, bool attach_first, bool detach_first,
                        ticket& t) {
+  if (detach_first && a.data_lost_on_detach())
+    return record_then_detach(a, store, current, next, t);
   auto r = uses_step(a, next, attach_first, detach_first);
   if (r.error)
     return r;

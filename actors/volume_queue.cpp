@@ -155,14 +155,14 @@ void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
       return conclude(self, seq, *t, done, r);
     // A deadline that passes from now on finds the change committing and waits for it.
     if (!t->commit()) {
-      r.error = jobs::abandoned(c->record.name);
+      r.error = jobs::abandoned(c->record->name);
       return undo_staged(self, seq, t, std::move(r), c->undo, done);
     }
     st.writing = volume_state::awaiting_write{std::move(r), c->undo, done};
     // The committer's thread only sends the outcome on. A VOLUME gone by then is not held
     // by it (and one told to exit waits for it: see on_exit).
     auto to = caf::actor_cast<caf::weak_actor_ptr>(self);
-    st.deps.store->write_async(c->record, c->previous ? &*c->previous : nullptr,
+    st.deps.store->write_async(*c->record, c->previous ? &*c->previous : nullptr,
                                [to, seq](caf::error err) {
                                  if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(to))
                                    caf::anon_send(caf::actor_cast<volume_actor>(strong),
@@ -177,7 +177,7 @@ void run_staged(self_ptr self, uint64_t seq, staged change, done_fn done) {
       if (!t->is_abandoned())
         return c->step();
       job_result r;  // failed at its deadline while queued: nothing to undo
-      r.error = jobs::abandoned(c->record.name);
+      r.error = jobs::abandoned(c->record->name);
       return r;
     },
     hand_off);

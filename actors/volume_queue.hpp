@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 
 namespace actorvol::volume_queue {
@@ -41,7 +42,7 @@ void run_job(self_ptr self, uint64_t seq, work_fn work, done_fn done);
 /// a request abandoned at its deadline. `done` as for run_job.
 struct staged {
   std::function<job_result()> step;  // an error: nothing is written; none: the record only
-  volume_record record;
+  std::shared_ptr<const volume_record> record;  // shared with the change's answer
   std::optional<volume_record> previous;
   std::function<void(job_result&)> undo;
 };

@@ -73,6 +73,15 @@ public:
     return true;
   }
 
+  /// True when a volume's data lives only while it is attached (tmpfs): detaching discards
+  /// it. The last Unmount of such a volume then writes its record before it detaches, so an
+  /// Unmount whose write fails leaves the volume attached with its data. (Others detach
+  /// first, while a hung detach can still be abandoned at its deadline, and attach again if
+  /// the write fails.)
+  virtual bool data_lost_on_detach() const {
+    return false;
+  }
+
   /// Where this adaptor keeps the data of volume `name` (files or directories). The core
   /// moves these to ROOT/quarantine/ instead of deleting them when a volume's record is
   /// unreadable, or when a Create finds data left behind by an earlier crash. Must not

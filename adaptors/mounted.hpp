@@ -63,6 +63,9 @@ public:
   using mounted_adaptor::mounted_adaptor;
   bool accepts(const volume_opts& opts) const override;
   caf::error validate(const volume_spec& v) const override;
+  bool data_lost_on_detach() const override {
+    return true;
+  }
 
 protected:
   caf::error attach(const volume_spec& v, const std::string& target) override;

@@ -12,6 +12,10 @@
 //   handoff   K round trips between two threads on the same CPU through a mutex and a
 //             condition variable (how a request reaches another thread and comes back): us
 //             per round trip
+//   caf       K requests from one CAF actor to another and their answers, on CAF's sharing
+//             scheduler with one thread (as actorvol runs it on one CPU): us per message;
+//             and K requests from a thread outside CAF to an actor, each waited for: us per
+//             round trip
 //
 // Nothing here is compared with a limit: it prints what it measured. It fails only when a
 // system call fails.
@@ -21,6 +25,8 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <caf/all.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -146,6 +152,64 @@ row measure_handoff(long rounds) {
   return {"handoff", "round trip to a thread on the same CPU", "us", us / rounds, detail};
 }
 
+struct driver_state {
+  long left = 0;
+  caf::actor done_to;
+};
+
+// Asks `pong` once, and again from the answer's handler, until none are left.
+void ask_next(caf::stateful_actor<driver_state>* self, const caf::actor& pong) {
+  if (self->state.left-- == 0) {
+    self->send(self->state.done_to, caf::atom("done"));
+    return;
+  }
+  self->request(pong, caf::infinite, 1).then([self, pong](int) { ask_next(self, pong); });
+}
+
+std::vector<row> measure_caf(long rounds) {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  auto pong = sys.spawn([]() -> caf::behavior { return {[](int x) { return x + 1; }}; });
+  auto driver = sys.spawn([pong](caf::stateful_actor<driver_state>* self) -> caf::behavior {
+    return {[self, pong](long n, caf::actor to) {
+      self->state.left = n;
+      self->state.done_to = std::move(to);
+      ask_next(self, pong);
+    }};
+  });
+  std::vector<row> rows;
+  {
+    caf::scoped_actor waiter{sys};
+    auto t0 = clock_type::now();
+    waiter->send(driver, rounds, caf::actor{waiter});
+    waiter->receive([](caf::atom_value) {});
+    double us = us_since(t0);
+    char detail[64];
+    std::snprintf(detail, sizeof detail, "\"rounds\":%ld", rounds);
+    rows.push_back({"caf.message", "between two actors, one scheduler thread", "us",
+                    us / (2.0 * rounds), detail});
+  }
+  {
+    caf::scoped_actor client{sys};
+    auto t0 = clock_type::now();
+    for (long i = 0; i < rounds; ++i)
+      client->request(pong, caf::infinite, 1).receive([](int) {}, [](caf::error&) {
+        errno = EIO;
+        fail("a request to an actor");
+      });
+    double us = us_since(t0);
+    char detail[64];
+    std::snprintf(detail, sizeof detail, "\"rounds\":%ld", rounds);
+    rows.push_back({"caf.from_thread", "a thread's request to an actor, answered", "us",
+                    us / rounds, detail});
+  }
+  caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(pong, caf::exit_reason::user_shutdown);
+  return rows;
+}
+
 int usage() {
   std::fprintf(stderr, "usage: bench_floors [--dir DIR] [--volumes N] [--syncs M] [--handoffs K] "
                        "[--out FILE]\n");
@@ -189,6 +253,8 @@ int main(int argc, char** argv) {
   rows.push_back(measure_mkdir(base, volumes));
   rows.push_back(measure_fdatasync(base, syncs));
   rows.push_back(measure_handoff(handoffs));
+  for (auto& r : measure_caf(handoffs))
+    rows.push_back(std::move(r));
   std::error_code ec;
   fs::remove_all(base, ec);
 

@@ -296,6 +296,59 @@ TEST(Safety, MountWhoseCommitFailsCountsNothingAfterARestart) {
   }
 }
 
+// A tmpfs's data lives only while it is mounted. Its last Unmount detached first and wrote the
+// record after: a write that failed "re-attached" a new, empty tmpfs (the Unmount answered Err,
+// the volume stayed mounted, its files were gone), and a crash between the two lost them too.
+// The record now goes first (review, helper-26).
+TEST(Safety, ATmpfsWhoseLastUnmountCannotBeRecordedKeepsItsData) {
+  ACTORVOL_REQUIRE_ROOT();
+  temp_dir tmp;
+  auto root = (fs::canonical(tmp.path()) / "root").string();
+  unmount_guard guard{{root}};
+  auto target = root + "/volumes/t/_data";
+  auto file = target + "/precious";
+  auto has_data = [&] {
+    std::ifstream in(file);
+    std::string text;
+    return std::getline(in, text) && text == "precious";
+  };
+  {
+    plugin a(root, {}, {});
+    ASSERT_EQ(err_of(a.call("/VolumeDriver.Create",
+                            {{"Name", "t"}, {"Opts", {{"type", "tmpfs"}, {"o", "size=1m"}}}})),
+              "");
+    ASSERT_EQ(err_of(a.call("/VolumeDriver.Mount", {{"Name", "t"}, {"ID", "a"}})), "");
+    std::ofstream(file) << "precious\n";
+    ASSERT_TRUE(has_data());
+    a.stop();
+  }
+  {
+    // The write fails: the Unmount fails, and nothing changed.
+    plugin b(root, {}, {"ACTORVOL_FAILPOINTS=state.write=1*error(EIO)"});
+    auto r = b.call("/VolumeDriver.Unmount", {{"Name", "t"}, {"ID", "a"}});
+    EXPECT_NE(err_of(r).find("state write failed"), std::string::npos) << err_of(r);
+    EXPECT_TRUE(has_data()) << "the failed Unmount emptied the tmpfs";
+    EXPECT_EQ(mounts_on(target), 1);
+    EXPECT_EQ(mounts_of(b, "t"), 1);
+    b.stop();
+  }
+  {
+    // The process dies at the write: after a restart the use and the data are both there.
+    plugin c(root, {}, {"ACTORVOL_FAILPOINTS=state.write=panic"});
+    EXPECT_EQ(c.call("/VolumeDriver.Unmount", {{"Name", "t"}, {"ID", "a"}}).status, 0)
+      << "no answer: the process died";
+    EXPECT_EQ(c.stop(SIGKILL), 128 + SIGABRT);
+  }
+  plugin d(root, {}, {});
+  EXPECT_EQ(mounts_of(d, "t"), 1);
+  EXPECT_TRUE(has_data()) << "a crash in the last Unmount emptied the tmpfs";
+  EXPECT_EQ(mounts_on(target), 1);
+  ASSERT_EQ(err_of(d.call("/VolumeDriver.Unmount", {{"Name", "t"}, {"ID", "a"}})), "");
+  EXPECT_EQ(mounts_on(target), 0);
+  EXPECT_EQ(mounts_of(d, "t"), 0);
+  EXPECT_EQ(err_of(d.call("/VolumeDriver.Remove", {{"Name", "t"}})), "");
+}
+
 // -- found by this suite (c52c371), fixed since ---------------------------------------------
 
 // A mounting adaptor's attach follows a symlink at ROOT/volumes/NAME/_data (mount(2)

@@ -67,6 +67,20 @@ caf::expected<size_t> plugin_system::start() {
   auto awake = std::make_shared<adoption>();
   size_t recovered = 0;
   auto err = store->load_each(state_store::load_part, [&](std::vector<loaded_record> part) {
+    // A record under a name no request can carry (the journal edited by hand) would be
+    // listed for good and never removed: it is left in the journal, unused, and logged.
+    part.erase(std::remove_if(part.begin(), part.end(),
+                              [](const loaded_record& l) {
+                                if (valid_volume_name(l.name))
+                                  return false;
+                                log::write(log::level::error,
+                                           {{"event", "recover"},
+                                            {"volume", printable(l.name)},
+                                            {"result", "record ignored: not a valid volume "
+                                                       "name (left in the journal)"}});
+                                return true;
+                              }),
+               part.end());
     for (auto& l : part) {
       // A corrupt record never stops start-up and never disappears: its volume reports it.
       if (!l.record)

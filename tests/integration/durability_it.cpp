@@ -387,6 +387,31 @@ TEST(Recovery, TornTempFilesAndCorruptRecords) {
   EXPECT_EQ(p.call("/VolumeDriver.List").json()["Volumes"].size(), 1u);
 }
 
+// A record stored under a name that no request can carry (the journal edited by hand) was
+// listed as a healthy volume that no Remove could name, for good. It is ignored at start,
+// logged, and left in the journal (review, helper-26).
+TEST(Recovery, ARecordUnderAnInvalidNameIsIgnoredAndKept) {
+  temp_dir tmp;
+  auto root = (tmp / "root").string();
+  {
+    plugin p(root, {}, {});
+    ASSERT_EQ(err_of(p.call("/VolumeDriver.Create", {{"Name", "good"}})), "");
+    p.stop();
+  }
+  auto text = stored_records(root).at("good");
+  auto bad = nlohmann::json::parse(text);
+  bad["name"] = "../../victim";
+  put_stored_record(root, "../../victim", bad.dump());
+  plugin p(root, {}, {});
+  auto names = p.call("/VolumeDriver.List").json()["Volumes"];
+  ASSERT_EQ(names.size(), 1u) << names.dump();
+  EXPECT_EQ(names[0]["Name"], "good");
+  EXPECT_NE(p.log().find("record ignored: not a valid volume name"), std::string::npos)
+    << p.log();
+  EXPECT_EQ(stored_records(root).count("../../victim"), 1u) << "nothing is deleted";
+  EXPECT_EQ(err_of(p.call("/VolumeDriver.Mount", {{"Name", "good"}, {"ID", "a"}})), "");
+}
+
 // Start-up reads the journal in parts while the REGISTRY takes them. When a later part cannot
 // be read, the start fails before any VOLUME re-attached a recorded use of an earlier part:
 // nothing is attached behind an exit, and the exit does not wait for a mount (here one that
